@@ -1,0 +1,53 @@
+using NormLab.Cli.Commands;
+using NormLab.IO;
+using NormLab.Registry;
+
+namespace NormLab.Cli;
+
+/// <summary>The <c>normlab</c> command: dispatches to subcommands and turns every failure into one line on stderr.</summary>
+public static class Cli
+{
+    private static readonly (string Name, string Usage, Func<string[], TextWriter, int> Run)[] Commands =
+    {
+        ("list", "normlab list", ListCommand.Run),
+        ("apply", "normlab apply --norm SPEC --input X.npy --out DIR [--mode train|eval] [--grad-out G.npy] [--state KEY=FILE.npy ...] [--dtype float64|float32]", ApplyCommand.Run),
+    };
+
+    /// <summary>Runs a command line; returns the exit code (0 success, 1 failure, 2 usage error).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            stdout.WriteLine("normlab: the normalization toolkit for TorchSharp. Commands:");
+            foreach (var c in Commands) stdout.WriteLine("  " + c.Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+        if (command.Run is null)
+        {
+            stderr.WriteLine($"normlab: unknown command '{args[0]}'; valid: {string.Join(", ", Commands.Select(c => c.Name))}");
+            return 2;
+        }
+        try
+        {
+            return command.Run(args[1..], stdout);
+        }
+        catch (UsageException e) { return Fail(stderr, e.Message, 2); }
+        catch (SpecException e) { return Fail(stderr, $"normlab {command.Name}: {e.Message}", 2); }
+        catch (NpyFormatException e) { return Fail(stderr, $"normlab {command.Name}: {e.Message}", 1); }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException or NotSupportedException)
+        {
+            return Fail(stderr, $"normlab {command.Name}: {e.Message}", 1);
+        }
+    }
+
+    private static int Fail(TextWriter stderr, string message, int code)
+    {
+        stderr.WriteLine(OneLine(message));
+        return code;
+    }
+
+    /// <summary>Collapses a message to one line.</summary>
+    public static string OneLine(string message) =>
+        string.Join(" ", message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}

@@ -1,0 +1,3 @@
+using NormLab.Cli;
+
+return Cli.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,131 @@
+using static TorchSharp.torch;
+
+namespace NormLab.Framework;
+
+/// <summary>
+/// An area that reduces whole axes of the canonical view [A, G, Cg, S] (see <see cref="ViewAxes"/>).
+/// Every standard area is one choice of groups and reduced axes:
+/// batch = G=C, reduce {A, Cg, S}; instance = G=C, reduce {Cg, S}; group(G) = reduce {Cg, S};
+/// batch-group(G) = reduce {A, Cg, S}; positional = G=1, reduce {Cg}; layer = reduce {S} over the last K dims.
+/// </summary>
+/// <remarks>
+/// Whitening operations reuse the same areas: the channels within a group (Cg) are the features being
+/// decorrelated and the other reduced axes are the samples. Batch-group(C/d) therefore gives batch
+/// whitening with group size d, and group(C/d) gives instance (per-sample) whitening.
+/// </remarks>
+public class ReductionArea : NormArea
+{
+    /// <summary>Creates an area over inputs with <paramref name="channels"/> channels split into <paramref name="groups"/>.</summary>
+    /// <exception cref="ArgumentException">channels or groups below 1, or groups not dividing channels.</exception>
+    public ReductionArea(long channels, long groups, ViewAxes reduce, bool requiresMultipleValues = false)
+    {
+        Checks.AtLeast(channels, 1, "num_channels");
+        Checks.AtLeast(groups, 1, "groups");
+        if (channels % groups != 0)
+            throw new ArgumentException($"groups ({groups}) must divide num_channels ({channels})", nameof(groups));
+        Channels = channels;
+        Groups = groups;
+        Reduce = reduce;
+        _requiresMultipleValues = requiresMultipleValues;
+    }
+
+    private readonly bool _requiresMultipleValues;
+
+    /// <summary>Batch normalization's area: per channel, over (N, *spatial).</summary>
+    public static ReductionArea Batch(long channels) => new(channels, channels, ViewAxes.Batch | ViewAxes.Channel | ViewAxes.Space);
+
+    /// <summary>Instance normalization's area: per (sample, channel), over the spatial dims.</summary>
+    public static ReductionArea Instance(long channels) => new(channels, channels, ViewAxes.Channel | ViewAxes.Space, requiresMultipleValues: true);
+
+    /// <summary>Group normalization's area: per (sample, group of C/G contiguous channels), over (C/G, *spatial).</summary>
+    public static ReductionArea Group(long channels, long groups) => new(channels, groups, ViewAxes.Channel | ViewAxes.Space);
+
+    /// <summary>Batch group normalization's area: per group of C/G contiguous channels, over (N, C/G, *spatial).</summary>
+    public static ReductionArea BatchGroup(long channels, long groups) => new(channels, groups, ViewAxes.Batch | ViewAxes.Channel | ViewAxes.Space);
+
+    /// <summary>Positional normalization's area: per (sample, position), over the channels.</summary>
+    public static ReductionArea Positional(long channels) => new(channels, 1, ViewAxes.Channel);
+
+    /// <inheritdoc />
+    public override string Name => (Reduce, Groups == Channels, Groups == 1) switch
+    {
+        (ViewAxes.Batch | ViewAxes.Channel | ViewAxes.Space, true, _) => "batch",
+        (ViewAxes.Channel | ViewAxes.Space, true, _) => "instance",
+        (ViewAxes.Channel | ViewAxes.Space, _, _) => $"group({Groups})",
+        (ViewAxes.Batch | ViewAxes.Channel | ViewAxes.Space, _, _) => $"batch-group({Groups})",
+        (ViewAxes.Channel, _, true) => "positional",
+        _ => $"reduce({Reduce}, groups={Groups})",
+    };
+
+    /// <inheritdoc />
+    public override bool RequiresMultipleValues => UsesBatch || _requiresMultipleValues;
+
+    /// <summary>The channel count C the area was built for.</summary>
+    public long Channels { get; }
+
+    /// <summary>The number of independent channel groups G.</summary>
+    public long Groups { get; }
+
+    /// <summary>Channels per group, C / G.</summary>
+    public long GroupSize => Channels / Groups;
+
+    /// <summary>The view axes averaged over.</summary>
+    public ViewAxes Reduce { get; }
+
+    /// <summary>The axes that serve as samples when the channels of a group are the features (whitening).</summary>
+    public ViewAxes SampleAxes => Reduce & ~ViewAxes.Channel;
+
+    /// <inheritdoc />
+    public override bool UsesBatch => Reduce.HasFlag(ViewAxes.Batch);
+
+    /// <inheritdoc />
+    public override void Validate(Tensor x)
+    {
+        if (x.dim() < 2)
+            throw new ArgumentException(
+                $"input has {x.dim()} dims (shape [{string.Join(", ", x.shape)}]); area '{Name}' expects [N, C, *] with at least 2 dims", "input");
+        if (x.shape[1] != Channels)
+            throw new ArgumentException(
+                $"input has {x.shape[1]} channels (shape [{string.Join(", ", x.shape)}]); this layer was built for num_channels = {Channels}", "input");
+    }
+
+    /// <inheritdoc />
+    public override Tensor View(Tensor x) => x.reshape(x.shape[0], Groups, GroupSize, -1);
+
+    /// <inheritdoc />
+    public override Tensor Average(Tensor v) => v.mean(Reduce.Dims(), keepdim: true);
+
+    /// <summary>E over an explicit set of view axes (whitening averages over <see cref="SampleAxes"/>).</summary>
+    public Tensor Average(Tensor v, ViewAxes axes) => v.mean(axes.Dims(), keepdim: true);
+
+    /// <inheritdoc />
+    public override long Count(Tensor v) => Count(v, Reduce);
+
+    /// <summary>The number of view elements per statistic when averaging over <paramref name="axes"/>.</summary>
+    public static long Count(Tensor v, ViewAxes axes) => axes.Dims().Aggregate(1L, (n, d) => n * v.shape[d]);
+
+    /// <inheritdoc />
+    public override long[] PopulationShape => PopulationShapeFor(Reduce);
+
+    /// <summary>Population shape of a statistic averaged over <paramref name="axes"/>: G, times Cg when Cg is kept.</summary>
+    public long[] PopulationShapeFor(ViewAxes axes)
+    {
+        if (!axes.HasFlag(ViewAxes.Space))
+            throw new NotSupportedException($"area '{Name}' keeps the spatial axis, so it has no population statistics");
+        return new[] { axes.HasFlag(ViewAxes.Channel) ? Groups : Channels };
+    }
+
+    /// <inheritdoc />
+    public override Tensor ToPopulation(Tensor statistic) => ToPopulation(statistic, Reduce);
+
+    /// <summary>Population form of a statistic of shape [A|1, G, Cg|1, 1]: the batch mean, flattened.</summary>
+    public Tensor ToPopulation(Tensor statistic, ViewAxes axes) =>
+        (axes.HasFlag(ViewAxes.Batch) ? statistic : statistic.mean(new long[] { 0 }, keepdim: true)).reshape(-1);
+
+    /// <inheritdoc />
+    public override Tensor FromPopulation(Tensor population, Tensor v) => FromPopulation(population, Reduce);
+
+    /// <summary>Reshapes a population statistic averaged over <paramref name="axes"/> to broadcast against the view.</summary>
+    public Tensor FromPopulation(Tensor population, ViewAxes axes) =>
+        population.reshape(1, Groups, axes.HasFlag(ViewAxes.Channel) ? 1 : GroupSize, 1);
+}
