@@ -26,6 +26,10 @@ public static class TensorAssert
         }
     }
 
+    /// <summary>True when both tensors have the same dtype, shape and values (bit-for-bit, NaN never equal).</summary>
+    public static bool Same(Tensor a, Tensor b) =>
+        a.dtype == b.dtype && a.shape.SequenceEqual(b.shape) && (a.numel() == 0 || a.eq(b).all().item<bool>());
+
     /// <summary>The largest relative difference max|a − e| / max|e|.</summary>
     public static double RelativeError(Tensor expected, Tensor actual)
     {
