@@ -20,18 +20,22 @@ public readonly record struct NormPass(bool UseRunning, RunningEstimate? Running
 /// </summary>
 /// <remarks>
 /// Operations are written against <see cref="NormArea.Average"/>, so every operation works on every
-/// area it supports. They receive the area's view and return the normalized view.
+/// area it supports. They receive the area's view and return the normalized view. Operations with
+/// learnable state (switchable and mode normalization) register it when attached.
 /// </remarks>
-public abstract class NormOperation
+public abstract class NormOperation : NormPart
 {
-    /// <summary>Short name, for messages and the registry.</summary>
-    public abstract string Name { get; }
-
     /// <summary>
     /// True when the operation divides by a spread (variance, covariance), so a single value per
     /// statistic is degenerate in training.
     /// </summary>
     public virtual bool NeedsSpread => true;
+
+    /// <summary>
+    /// The number of values behind each batch statistic of the view <paramref name="v"/>; training-mode
+    /// batch statistics with fewer than 2 are rejected when the area requires more (PyTorch's rule).
+    /// </summary>
+    public virtual long ValuesPerStatistic(NormArea area, Tensor v) => area.Count(v);
 
     /// <summary>Throws <see cref="ArgumentException"/> when the operation cannot run on <paramref name="area"/>.</summary>
     public virtual void CheckArea(NormArea area) { }

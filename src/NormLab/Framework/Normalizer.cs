@@ -36,6 +36,7 @@ public class Normalizer : NormModule
         Operation = operation;
         Recovery = recovery;
         InputRanks = inputRanks;
+        operation.Attach(State);
         recovery.Attach(State);
         if (trackRunningStats)
             Running = new RunningEstimate(State, operation.RunningStatistics(area), momentum);
@@ -64,7 +65,7 @@ public class Normalizer : NormModule
         using var scope = NewDisposeScope();
         var pass = training || Running is null ? NormPass.Batch(training ? Running : null) : NormPass.Stored(Running);
         var v = Area.View(x);
-        if (!pass.UseRunning && Operation.NeedsSpread && Area.RequiresMultipleValues && Area.Count(v) < 2)
+        if (!pass.UseRunning && Operation.NeedsSpread && Area.RequiresMultipleValues && Operation.ValuesPerStatistic(Area, v) < 2)
             throw new ArgumentException(
                 $"input of shape {Checks.Shape(x.shape)} gives 1 value per statistic of area '{Area.Name}'; batch statistics need more than 1 value (use a larger batch or spatial size, or eval mode with running statistics)", "input");
         foreach (var kernel in _kernels)

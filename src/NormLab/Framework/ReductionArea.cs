@@ -128,4 +128,60 @@ public class ReductionArea : NormArea
     /// <summary>Reshapes a population statistic averaged over <paramref name="axes"/> to broadcast against the view.</summary>
     public Tensor FromPopulation(Tensor population, ViewAxes axes) =>
         population.reshape(1, Groups, axes.HasFlag(ViewAxes.Channel) ? 1 : GroupSize, 1);
+
+    /// <summary>
+    /// The view as a batch of sample matrices [P, d, m] for whitening: d = Cg features (the channels of
+    /// a group) and m samples (the <see cref="SampleAxes"/>); P counts the independent problems (the
+    /// groups, times the samples for instance whitening).
+    /// </summary>
+    /// <exception cref="NotSupportedException">the area has no sample axes.</exception>
+    public Tensor ToMatrix(Tensor v)
+    {
+        var order = MatrixOrder();
+        return v.permute(order).reshape(-1, GroupSize, order.Skip(order.Length - SampleDims.Length).Aggregate(1L, (n, d) => n * v.shape[d]));
+    }
+
+    /// <summary>Maps matrices [P, d, m] from <see cref="ToMatrix"/> back to the layout of the view <paramref name="v"/>.</summary>
+    public Tensor FromMatrix(Tensor y, Tensor v)
+    {
+        var order = MatrixOrder();
+        var inverse = new long[order.Length];
+        for (int i = 0; i < order.Length; i++) inverse[order[i]] = i;
+        return y.reshape(order.Select(d => v.shape[d]).ToArray()).permute(inverse);
+    }
+
+    /// <summary>Averages per-problem matrices or vectors [P, ...] over the batch into population form [G, ...].</summary>
+    /// <exception cref="NotSupportedException">the spatial axis is not a sample axis, so problems depend on the input size.</exception>
+    public Tensor MatrixToPopulation(Tensor perProblem)
+    {
+        RequireMatrixPopulation();
+        var tail = perProblem.shape.Skip(1).ToArray();
+        return perProblem.reshape(new[] { -1L, Groups }.Concat(tail).ToArray()).mean(new long[] { 0 });
+    }
+
+    /// <summary>Expands a population matrix or vector [G, ...] to the [P, ...] problems of the view <paramref name="v"/>.</summary>
+    public Tensor MatrixFromPopulation(Tensor population, Tensor v)
+    {
+        RequireMatrixPopulation();
+        long copies = SampleAxes.HasFlag(ViewAxes.Batch) ? 1 : v.shape[0];
+        var tail = population.shape.Skip(1).ToArray();
+        return population.unsqueeze(0).expand(new[] { copies }.Concat(population.shape).ToArray())
+            .reshape(new[] { copies * Groups }.Concat(tail).ToArray());
+    }
+
+    private long[] SampleDims => SampleAxes.Dims();
+
+    private long[] MatrixOrder()
+    {
+        if (SampleAxes == ViewAxes.None)
+            throw new NotSupportedException($"area '{Name}' has no sample axes to whiten over");
+        var kept = new[] { 0L, 3L }.Except(SampleDims);
+        return kept.Concat(new[] { 1L, 2L }).Concat(SampleDims).ToArray();
+    }
+
+    private void RequireMatrixPopulation()
+    {
+        if (!SampleAxes.HasFlag(ViewAxes.Space))
+            throw new NotSupportedException($"area '{Name}' keeps the spatial axis, so it has no population statistics");
+    }
 }

@@ -39,7 +39,7 @@ public static class StandardNorms
 
     /// <summary>Batch normalization for inputs of the given ranks; see <see cref="BatchNorm1d"/>.</summary>
     public static Normalizer BatchNorm(string name, int[] ranks, long num_features, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool track_running_stats = true) =>
-        new(name, ReductionArea.Batch(num_features), new Standardization(eps), ChannelAffine(num_features, affine),
+        new(name, ReductionArea.Batch(num_features), new Standardization(eps), AffineRecovery.PerChannel(num_features, affine),
             track_running_stats, momentum, ranks);
 
     /// <summary>
@@ -71,7 +71,7 @@ public static class StandardNorms
     /// <param name="track_running_stats">Keep running statistics for eval mode. Default false.</param>
     /// <param name="ranks">Accepted input ranks; default 3 to 5.</param>
     public static Normalizer InstanceNorm(long num_features, double eps = 1e-5, double? momentum = 0.1, bool affine = false, bool track_running_stats = false, int[]? ranks = null) =>
-        new("InstanceNorm", ReductionArea.Instance(num_features), new Standardization(eps), ChannelAffine(num_features, affine),
+        new("InstanceNorm", ReductionArea.Instance(num_features), new Standardization(eps), AffineRecovery.PerChannel(num_features, affine),
             track_running_stats, momentum, ranks ?? new[] { 3, 4, 5 });
 
     /// <summary>
@@ -85,7 +85,7 @@ public static class StandardNorms
     /// <param name="affine">Learn per-channel γ and β. Default true.</param>
     /// <param name="ranks">Accepted input ranks; default any ≥ 2.</param>
     public static Normalizer GroupNorm(long num_groups, long num_channels, double eps = 1e-5, bool affine = true, int[]? ranks = null) =>
-        new("GroupNorm", ReductionArea.Group(num_channels, num_groups), new Standardization(eps), ChannelAffine(num_channels, affine),
+        new("GroupNorm", ReductionArea.Group(num_channels, num_groups), new Standardization(eps), AffineRecovery.PerChannel(num_channels, affine),
             inputRanks: ranks);
 
     /// <summary>
@@ -94,7 +94,7 @@ public static class StandardNorms
     /// </summary>
     /// <remarks>Biased variance for normalizing; running_mean and running_var (shape [G]) track the mean and unbiased variance.</remarks>
     public static Normalizer BatchGroupNorm(long num_groups, long num_channels, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool track_running_stats = true, int[]? ranks = null) =>
-        new("BatchGroupNorm", ReductionArea.BatchGroup(num_channels, num_groups), new Standardization(eps), ChannelAffine(num_channels, affine),
+        new("BatchGroupNorm", ReductionArea.BatchGroup(num_channels, num_groups), new Standardization(eps), AffineRecovery.PerChannel(num_channels, affine),
             track_running_stats, momentum, ranks);
 
     /// <summary>
@@ -111,7 +111,7 @@ public static class StandardNorms
     {
         if (unbiased && num_channels < 2)
             throw new ArgumentException($"num_channels ({num_channels}) must be at least 2 for the unbiased variance over channels", nameof(num_channels));
-        return new("PositionalNorm", ReductionArea.Positional(num_channels), new Standardization(eps, unbiased), ChannelAffine(num_channels, affine),
+        return new("PositionalNorm", ReductionArea.Positional(num_channels), new Standardization(eps, unbiased), AffineRecovery.PerChannel(num_channels, affine),
             inputRanks: ranks);
     }
 
@@ -137,6 +137,4 @@ public static class StandardNorms
             affine ? new AffineRecovery(new[] { num_features }, AffineLayout.PerChannel, scale: false) : new IdentityRecovery(),
             track_running_stats, momentum, ranks);
 
-    private static Recovery ChannelAffine(long channels, bool affine) =>
-        affine ? new AffineRecovery(new[] { channels }, AffineLayout.PerChannel) : new IdentityRecovery();
 }

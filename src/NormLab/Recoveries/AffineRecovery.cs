@@ -36,6 +36,10 @@ public sealed class AffineRecovery : Recovery
         Shift = shift;
     }
 
+    /// <summary>A per-channel γ, β over <paramref name="channels"/> channels, or the identity when <paramref name="affine"/> is false.</summary>
+    public static Recovery PerChannel(long channels, bool affine = true) =>
+        affine ? new AffineRecovery(new[] { channels }, AffineLayout.PerChannel) : new IdentityRecovery();
+
     /// <summary>The parameter shape.</summary>
     public long[] Shape { get; }
 

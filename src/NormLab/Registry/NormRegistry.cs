@@ -45,6 +45,8 @@ public static class NormRegistry
     {
         var r = new SpecRegistry<long[], nn.Module>("normalizer");
         StandardEntries.Register(r);
+        WhiteningEntries.Register(r);
+        MultiModeEntries.Register(r);
         return r;
     }
 }

@@ -58,6 +58,9 @@ public sealed class SpecArgs
     /// <summary>A choice key's value, lowercased.</summary>
     public string Choice(string key) => Text(key, SpecKind.Choice).ToLowerInvariant();
 
+    /// <summary>A choice-set key's values, lowercased, in the order written.</summary>
+    public IReadOnlyList<string> ChoiceSet(string key) => Text(key, SpecKind.ChoiceSet).ToLowerInvariant().Split('+');
+
     /// <summary>A nested-spec key's value, parsed (a bare name is a spec without arguments).</summary>
     public Spec Nested(string key)
     {
@@ -83,7 +86,9 @@ public sealed class SpecArgs
             SpecKind.Real => ParseReal(text) is not null,
             SpecKind.OptionalReal => IsNull(text) || ParseReal(text) is not null,
             SpecKind.Bool => ParseBool(text) is not null,
-            SpecKind.Choice => text.Split('+').All(part => k.Choices!.Contains(part, StringComparer.OrdinalIgnoreCase)),
+            SpecKind.Choice => k.Choices!.Contains(text, StringComparer.OrdinalIgnoreCase),
+            SpecKind.ChoiceSet => text.Split('+') is var parts && parts.Distinct(StringComparer.OrdinalIgnoreCase).Count() == parts.Length
+                                  && parts.All(part => k.Choices!.Contains(part, StringComparer.OrdinalIgnoreCase)),
             SpecKind.Spec => true,
             _ => false,
         };
@@ -99,6 +104,7 @@ public sealed class SpecArgs
         SpecKind.OptionalReal => "a number or null",
         SpecKind.Bool => "true or false",
         SpecKind.Choice => "one of " + string.Join("|", k.Choices!),
+        SpecKind.ChoiceSet => "one or more of " + string.Join("|", k.Choices!) + " joined by '+', without repeats",
         _ => "a spec",
     };
 

@@ -15,8 +15,10 @@ public enum SpecKind
     OptionalReal,
     /// <summary>true or false.</summary>
     Bool,
-    /// <summary>One of a fixed set of words (or several joined by '+', when allowed).</summary>
+    /// <summary>One of a fixed set of words.</summary>
     Choice,
+    /// <summary>One or more of a fixed set of words, joined by '+' (no repeats).</summary>
+    ChoiceSet,
     /// <summary>A nested spec, such as an inner normalizer or optimizer.</summary>
     Spec,
 }
@@ -48,6 +50,9 @@ public sealed record SpecKey(string Name, SpecKind Kind, string Default, string 
 
     /// <summary>A key that takes one of <paramref name="choices"/>.</summary>
     public static SpecKey Choice(string name, string @default, string doc, params string[] choices) => new(name, SpecKind.Choice, @default, doc, choices);
+
+    /// <summary>A key that takes one or more of <paramref name="choices"/> joined by '+'.</summary>
+    public static SpecKey ChoiceSet(string name, string @default, string doc, params string[] choices) => new(name, SpecKind.ChoiceSet, @default, doc, choices);
 
     /// <summary>A key that takes a nested spec.</summary>
     public static SpecKey Nested(string name, string @default, string doc) => new(name, SpecKind.Spec, @default, doc);

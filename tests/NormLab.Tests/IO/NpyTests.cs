@@ -1,7 +1,6 @@
 using System.Text;
 using NormLab.IO;
 using NormLab.Tests.Support;
-using NormLab.Tests.Support;
 using static TorchSharp.torch;
 
 namespace NormLab.Tests.IO;

@@ -14,7 +14,7 @@ public static class GradCheck
     public static void Check(Func<Tensor[], Tensor> f, Tensor[] inputs, nn.Module? module = null,
         double h = 1e-6, double rtol = 1e-5, double atol = 1e-7, long seed = 99)
     {
-        var wrt = inputs.Select(x => x.detach().clone().requires_grad_(true)).ToArray();
+        var wrt = inputs.Select(x => x.detach().contiguous().clone().requires_grad_(true)).ToArray();
         var parameters = module?.parameters().Where(p => p.requires_grad).Cast<Tensor>().ToArray() ?? Array.Empty<Tensor>();
         foreach (var p in parameters) p.grad?.zero_();
         var y = f(wrt);
@@ -46,6 +46,10 @@ public static class GradCheck
     }
 
     /// <summary>Checks a single-input module's input and parameter gradients.</summary>
-    public static void Module(nn.Module<Tensor, Tensor> module, Tensor x, double rtol = 1e-5, double atol = 1e-7) =>
-        Check(a => module.call(a[0]), new[] { x }, module, rtol: rtol, atol: atol);
+    /// <remarks>
+    /// Methods built on an eigendecomposition need a larger step (about 1e-4): LAPACK's eigh carries
+    /// roundoff near 1e-14 relative, which central differences divide by 2h.
+    /// </remarks>
+    public static void Module(nn.Module<Tensor, Tensor> module, Tensor x, double rtol = 1e-5, double atol = 1e-7, double h = 1e-6) =>
+        Check(a => module.call(a[0]), new[] { x }, module, h: h, rtol: rtol, atol: atol);
 }
