@@ -37,6 +37,9 @@ public abstract class NormOperation : NormPart
     /// </summary>
     public virtual long ValuesPerStatistic(NormArea area, Tensor v) => area.Count(v);
 
+    /// <summary>Checks an input against requirements of the operation itself (for example a second area).</summary>
+    public virtual void Validate(Tensor x) { }
+
     /// <summary>Throws <see cref="ArgumentException"/> when the operation cannot run on <paramref name="area"/>.</summary>
     public virtual void CheckArea(NormArea area) { }
 

@@ -1,4 +1,3 @@
-using NormLab.Kernels;
 using static TorchSharp.torch;
 
 namespace NormLab.Framework;
@@ -40,8 +39,14 @@ public class Normalizer : NormModule
         recovery.Attach(State);
         if (trackRunningStats)
             Running = new RunningEstimate(State, operation.RunningStatistics(area), momentum);
-        _kernels = KernelCatalog.For(this);
+        _kernels = KernelFinder(this);
     }
+
+    /// <summary>
+    /// Finds the faster kernels for a composition. The kernel catalog installs itself here when the
+    /// assembly loads, so the framework does not depend on the kernels.
+    /// </summary>
+    internal static Func<Normalizer, NormKernel[]> KernelFinder { get; set; } = _ => Array.Empty<NormKernel>();
 
     /// <summary>The area (NAP).</summary>
     public NormArea Area { get; }
@@ -63,7 +68,7 @@ public class Normalizer : NormModule
     {
         Validate(x);
         using var scope = NewDisposeScope();
-        var pass = training || Running is null ? NormPass.Batch(training ? Running : null) : NormPass.Stored(Running);
+        var pass = ChoosePass();
         var v = Area.View(x);
         if (!pass.UseRunning && Operation.NeedsSpread && Area.RequiresMultipleValues && Operation.ValuesPerStatistic(Area, v) < 2)
             throw new ArgumentException(
@@ -72,8 +77,15 @@ public class Normalizer : NormModule
             if (kernel.Allowed && kernel.TryForward(this, x, pass) is { } fast)
                 return fast.MoveToOuterDisposeScope();
         var y = Operation.Normalize(v, Area, pass).reshape(x.shape);
-        return Recovery.Apply(y).MoveToOuterDisposeScope();
+        return Recovery.Apply(y, x).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// Where this forward takes its statistics from: the batch in training mode (updating the running
+    /// estimate) or when no estimate is kept, the stored estimate in eval mode (PyTorch's rule).
+    /// </summary>
+    protected virtual NormPass ChoosePass() =>
+        training || Running is null ? NormPass.Batch(training ? Running : null) : NormPass.Stored(Running);
 
     /// <summary>Checks the input's rank and the area's shape requirements.</summary>
     /// <exception cref="ArgumentException">a rank or size the layer does not accept.</exception>
@@ -83,5 +95,6 @@ public class Normalizer : NormModule
             throw new ArgumentException(
                 $"input has {x.dim()} dims (shape {Checks.Shape(x.shape)}); {GetName()} expects {string.Join(" or ", ranks)} dims", "input");
         Area.Validate(x);
+        Operation.Validate(x);
     }
 }

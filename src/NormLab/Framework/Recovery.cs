@@ -12,6 +12,9 @@ namespace NormLab.Framework;
 /// </remarks>
 public abstract class Recovery : NormPart
 {
-    /// <summary>Restores representation: maps the normalized tensor (input layout) to the output.</summary>
-    public abstract Tensor Apply(Tensor normalized);
+    /// <summary>
+    /// Restores representation: maps the normalized tensor (input layout) to the output. The
+    /// normalizer's raw input is passed too, for recoveries computed from it (attentive normalization).
+    /// </summary>
+    public abstract Tensor Apply(Tensor normalized, Tensor input);
 }

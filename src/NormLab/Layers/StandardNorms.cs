@@ -123,7 +123,7 @@ public static class StandardNorms
     /// <param name="eps">Offset inside the square root; null (default) means the input dtype's epsilon.</param>
     /// <param name="elementwise_affine">Learn γ. Default true.</param>
     public static Normalizer RMSNorm(long[] normalized_shape, double? eps = null, bool elementwise_affine = true, int[]? ranks = null) =>
-        new("RMSNorm", new LayerArea(normalized_shape), new RmsScaling(eps),
+        new("RMSNorm", new LayerArea(normalized_shape), new Scaling(eps),
             elementwise_affine ? new AffineRecovery(normalized_shape, AffineLayout.Elementwise, shift: false) : new IdentityRecovery(),
             inputRanks: ranks);
 

@@ -69,7 +69,7 @@ public sealed class AffineRecovery : Recovery
     }
 
     /// <inheritdoc />
-    public override Tensor Apply(Tensor normalized)
+    public override Tensor Apply(Tensor normalized, Tensor input)
     {
         var y = normalized;
         if (Scale) y = y * Broadcast(State.Parameter("weight"), y);

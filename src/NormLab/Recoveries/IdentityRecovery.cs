@@ -10,5 +10,5 @@ public sealed class IdentityRecovery : Recovery
     public override string Name => "identity";
 
     /// <inheritdoc />
-    public override Tensor Apply(Tensor normalized) => normalized;
+    public override Tensor Apply(Tensor normalized, Tensor input) => normalized;
 }

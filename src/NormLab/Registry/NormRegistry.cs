@@ -13,13 +13,13 @@ namespace NormLab.Registry;
 /// </summary>
 public static class NormRegistry
 {
-    private static readonly Lazy<SpecRegistry<long[], nn.Module>> Instance = new(Build);
+    private static readonly Lazy<SpecRegistry<NormContext, nn.Module>> Instance = new(Build);
 
     /// <summary>The registry itself (entries, lookup).</summary>
-    public static SpecRegistry<long[], nn.Module> Registry => Instance.Value;
+    public static SpecRegistry<NormContext, nn.Module> Registry => Instance.Value;
 
     /// <summary>Every registered normalizer.</summary>
-    public static IReadOnlyList<SpecEntry<long[], nn.Module>> Entries => Registry.Entries;
+    public static IReadOnlyList<SpecEntry<NormContext, nn.Module>> Entries => Registry.Entries;
 
     /// <summary>Creates the normalizer a spec describes, for inputs [N, *featureShape].</summary>
     /// <exception cref="SpecException">a malformed spec or an unknown name or key (the message lists the valid ones).</exception>
@@ -31,22 +31,43 @@ public static class NormRegistry
             ?? throw new SpecException($"'{spec}' is a conditional normalizer (it takes an input and a condition); use CreateConditional");
     }
 
+    /// <summary>
+    /// Creates the conditional normalizer a spec describes (AdaIN, SPADE, CBN, FiLM), for inputs
+    /// [N, *featureShape] and conditions [N, *conditionShape].
+    /// </summary>
+    /// <exception cref="SpecException">a malformed spec or an unknown name or key.</exception>
+    /// <exception cref="ArgumentException">a value the method rejects, a plain normalizer, or shapes it cannot take.</exception>
+    public static nn.Module<Tensor, Tensor, Tensor> CreateConditional(string spec, long[] featureShape, long[] conditionShape)
+    {
+        var module = CreateAny(spec, featureShape, conditionShape);
+        return module as nn.Module<Tensor, Tensor, Tensor>
+            ?? throw new SpecException($"'{spec}' is not a conditional normalizer; use Create");
+    }
+
     /// <summary>Creates any normalizer (plain or conditional) a spec describes.</summary>
-    public static nn.Module CreateAny(string spec, params long[] featureShape)
+    public static nn.Module CreateAny(string spec, long[] featureShape, long[]? conditionShape = null)
     {
         if (featureShape is null || featureShape.Length == 0)
             throw new ArgumentException("featureShape must give at least the channel count (the input shape without the batch dim)", nameof(featureShape));
         if (featureShape.Any(d => d < 1))
             throw new ArgumentException($"featureShape {Checks.Shape(featureShape)} must have positive sizes", nameof(featureShape));
-        return Registry.Create(spec, featureShape);
+        if (conditionShape is not null && conditionShape.Any(d => d < 1))
+            throw new ArgumentException($"conditionShape {Checks.Shape(conditionShape)} must have positive sizes", nameof(conditionShape));
+        return Registry.Create(spec, new NormContext(featureShape, conditionShape));
     }
 
-    private static SpecRegistry<long[], nn.Module> Build()
+    /// <summary>Whether the spec names a conditional normalizer (one that takes an input and a condition).</summary>
+    /// <exception cref="SpecException">a malformed spec or an unknown name.</exception>
+    public static bool IsConditional(string spec) => RecoveryEntries.ConditionalNames.Contains(Registry.Find(Spec.Parse(spec).Name).Name);
+
+    private static SpecRegistry<NormContext, nn.Module> Build()
     {
-        var r = new SpecRegistry<long[], nn.Module>("normalizer");
+        var r = new SpecRegistry<NormContext, nn.Module>("normalizer");
         StandardEntries.Register(r);
         WhiteningEntries.Register(r);
         MultiModeEntries.Register(r);
+        LocalEntries.Register(r);
+        RecoveryEntries.Register(r);
         return r;
     }
 }

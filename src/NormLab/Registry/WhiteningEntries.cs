@@ -13,7 +13,7 @@ internal static class WhiteningEntries
     private static readonly SpecKey Track = SpecKey.Choice("track", "wm", "running estimate of the whitening matrix (wm) or of the covariance (cov)", "wm", "cov");
     private static readonly SpecKey Iterations = SpecKey.Int("T", 5, "Newton iterations, >= 1");
 
-    public static void Register(SpecRegistry<long[], nn.Module> r)
+    public static void Register(SpecRegistry<NormContext, nn.Module> r)
     {
         AddBatch(r, "pca", WhiteningMethod.Pca, "PCA batch whitening",
             "Huang, Yang, Lang & Deng 2018, Decorrelated Batch Normalization (PCA whitening baseline)",
@@ -35,17 +35,17 @@ internal static class WhiteningEntries
             new[] { SpecKey.Choice("method", "zca", "whitening method", "zca", "itn", "pca", "cd"), Group, Iterations,
                     SpecKey.OptionalReal("eps", null, "covariance offset >= 0; null = the method's default (1e-3; itn 1e-5)"),
                     Momentum, Affine, StandardEntries.Track with { Default = "false" }, Track },
-            (a, f) => WhiteningNorms.InstanceWhitening(Method(a.Choice("method")), f[0], a.Int("group"), a.OptionalReal("eps"), a.OptionalReal("momentum"),
-                a.Bool("affine"), TrackOf(a), a.Int("T"), a.Bool("track_running_stats"), Rank(f))));
+            (a, c) => WhiteningNorms.InstanceWhitening(Method(a.Choice("method")), c.Channels, a.Int("group"), a.OptionalReal("eps"), a.OptionalReal("momentum"),
+                a.Bool("affine"), TrackOf(a), a.Int("T"), a.Bool("track_running_stats"), c.Rank)));
     }
 
-    private static void AddBatch(SpecRegistry<long[], nn.Module> r, string name, WhiteningMethod method, string summary, string paper, string formula,
+    private static void AddBatch(SpecRegistry<NormContext, nn.Module> r, string name, WhiteningMethod method, string summary, string paper, string formula,
         double eps, params SpecKey[] extra)
     {
         var keys = extra.Concat(new[] { Group, SpecKey.Real("eps", eps, "covariance offset added to Sigma, >= 0"), Momentum, Affine, StandardEntries.Track, Track }).ToArray();
         r.Add(new(name, Array.Empty<string>(), summary, paper, formula, keys,
-            (a, f) => WhiteningNorms.BatchWhitening(method, f[0], a.Int("group"), a.Real("eps"), a.OptionalReal("momentum"), a.Bool("affine"),
-                TrackOf(a), method == WhiteningMethod.IterNorm ? a.Int("T") : 5, a.Bool("track_running_stats"), Rank(f))));
+            (a, c) => WhiteningNorms.BatchWhitening(method, c.Channels, a.Int("group"), a.Real("eps"), a.OptionalReal("momentum"), a.Bool("affine"),
+                TrackOf(a), method == WhiteningMethod.IterNorm ? a.Int("T") : 5, a.Bool("track_running_stats"), c.Rank)));
     }
 
     private static WhiteningTrack TrackOf(SpecArgs a) => a.Choice("track") == "cov" ? WhiteningTrack.Covariance : WhiteningTrack.Matrix;

@@ -1,6 +1,5 @@
 using NormLab.Areas;
 using NormLab.Framework;
-using NormLab.Kernels;
 using NormLab.Layers;
 using NormLab.Operations;
 using NormLab.Registry;

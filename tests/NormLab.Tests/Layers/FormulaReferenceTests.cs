@@ -1,4 +1,4 @@
-using NormLab.Kernels;
+using NormLab.Framework;
 using NormLab.Layers;
 using NormLab.Tests.Support;
 using TorchSharp;

@@ -1,4 +1,4 @@
-using NormLab.Kernels;
+using NormLab.Framework;
 using NormLab.Registry;
 using NormLab.Tests.Support;
 using TorchSharp;

@@ -1,5 +1,4 @@
 using NormLab.Framework;
-using NormLab.Kernels;
 using NormLab.Layers;
 using NormLab.Tests.Support;
 using TorchSharp;

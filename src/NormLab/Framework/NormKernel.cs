@@ -1,7 +1,7 @@
 using NormLab.Framework;
 using static TorchSharp.torch;
 
-namespace NormLab.Kernels;
+namespace NormLab.Framework;
 
 /// <summary>
 /// A faster implementation of one (area, operation, recovery) composition, with exactly the

@@ -1,4 +1,4 @@
-namespace NormLab.Kernels;
+namespace NormLab.Framework;
 
 /// <summary>Which implementations a normalizer may use for the same semantics.</summary>
 public enum KernelMode

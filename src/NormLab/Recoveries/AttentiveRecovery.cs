@@ -1,0 +1,69 @@
+using NormLab.Framework;
+using NormLab.Operations;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace NormLab.Recoveries;
+
+/// <summary>
+/// Attentive normalization's recovery (Li, Sun &amp; Wu, ECCV 2020): a mixture of K affine transforms,
+/// y = Σ_k λ_k(x)·(γ_k·x̂ + β_k), with attention λ = hsigmoid(BN(W·pool(x))) from the spatially
+/// pooled raw input.
+/// </summary>
+/// <remarks>
+/// Follows iVMCL/AttentiveNorm (<c>AttnBatchNorm2d</c>): the attention branch (submodule <c>attention</c>)
+/// is a bias-free Linear(C → K), a batch normalization of the K logits (with γ, β and running statistics) and a hard sigmoid;
+/// <c>weight</c> [K, C] is initialized to 1 + 0.1·N(0, 1) and <c>bias</c> [K, C] to 0.1·N(0, 1). With
+/// K = 1 and a constant attention it is an affine recovery.
+/// </remarks>
+public sealed class AttentiveRecovery : Recovery
+{
+    /// <summary>Creates the recovery.</summary>
+    /// <param name="channels">C ≥ 1.</param>
+    /// <param name="components">K ≥ 1. Default 5.</param>
+    public AttentiveRecovery(long channels, long components = 5)
+    {
+        Channels = Checks.AtLeast(channels, 1, "num_channels");
+        Components = Checks.AtLeast(components, 1, "K");
+    }
+
+    /// <summary>C.</summary>
+    public long Channels { get; }
+
+    /// <summary>K.</summary>
+    public long Components { get; }
+
+    /// <inheritdoc />
+    public override string Name => "attentive";
+
+    /// <inheritdoc />
+    protected override void Register(ModuleState state)
+    {
+        state.AddParameter("weight", 1 + 0.1 * randn(Components, Channels));
+        state.AddParameter("bias", 0.1 * randn(Components, Channels));
+        state.AddChild("attention", nn.Sequential(
+            ("fc", nn.Linear(Channels, Components, hasBias: false)),
+            ("norm", new Normalizer("BatchNorm1d", ReductionArea.Batch(Components), new Standardization(), AffineRecovery.PerChannel(Components), true, 0.1, new[] { 2 }))));
+    }
+
+    /// <summary>λ [N, K], the attention weights for the raw input.</summary>
+    public Tensor Attention(Tensor input)
+    {
+        var pooled = input.dim() > 2 ? input.flatten(2).mean(new long[] { 2 }) : input;
+        return F.hardsigmoid(((nn.Module<Tensor, Tensor>)State.Child("attention")).call(pooled));
+    }
+
+    /// <inheritdoc />
+    public override Tensor Apply(Tensor normalized, Tensor input)
+    {
+        var lambda = Attention(input);
+        var shape = new long[normalized.dim()];
+        Array.Fill(shape, 1L);
+        shape[0] = normalized.shape[0];
+        shape[1] = Channels;
+        var gamma = lambda.matmul(State.Parameter("weight")).view(shape);
+        var beta = lambda.matmul(State.Parameter("bias")).view(shape);
+        return normalized * gamma + beta;
+    }
+}
