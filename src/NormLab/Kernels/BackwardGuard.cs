@@ -1,0 +1,31 @@
+using static TorchSharp.torch;
+
+namespace NormLab.Kernels;
+
+/// <summary>
+/// Keeps exceptions out of custom autograd backward functions: LibTorch aborts the process when
+/// managed code throws inside one. Inputs are validated in forward, so a failure here is a bug or a
+/// saved tensor modified in place after the forward; the gradients become NaN (so training visibly
+/// fails) and the cause is written once to stderr.
+/// </summary>
+internal static class BackwardGuard
+{
+    private static int _reported;
+
+    /// <summary>Runs <paramref name="backward"/>; on any exception returns NaN like <paramref name="gradOutput"/> for the input and nulls for the rest.</summary>
+    public static List<Tensor> Run(string name, Tensor gradOutput, int inputs, Func<List<Tensor>> backward)
+    {
+        try
+        {
+            return backward();
+        }
+        catch (Exception e)
+        {
+            if (Interlocked.Exchange(ref _reported, 1) == 0)
+                Console.Error.WriteLine($"normlab: the fused backward of {name} failed ({e.GetType().Name}: {e.Message.Split('\n')[0]}); its gradients are NaN");
+            var result = new List<Tensor> { full_like(gradOutput, double.NaN).MoveToOuterDisposeScope() };
+            for (int i = 1; i < inputs; i++) result.Add(null!);
+            return result;
+        }
+    }
+}

@@ -1,0 +1,148 @@
+namespace NormLab.Kernels.Cpu;
+
+/// <summary>
+/// The fused row kernels behind BN, IN, GN, BGN, LN, RMSNorm, mean-only BN and weight
+/// standardization. Statistics are independent units of work; each is processed completely by one
+/// thread: a statistics pass over its rows, then the output pass while those rows are still in cache.
+/// Statistics are stored as float64 [mean | r | spread] arrays of <see cref="RowLayout.StatCount"/> each.
+/// </summary>
+internal static unsafe class RowEngine
+{
+    /// <summary>Forward with batch statistics: fills <paramref name="stats"/> and writes y.</summary>
+    public static void ForwardBatch<T>(RowLayout layout, StatOp op, AffineKind kind, T* x, T* y, T* gamma, T* beta, double* stats) where T : unmanaged
+    {
+        long count = layout.StatCount, n = layout.Count, s = layout.S, rows = layout.RowsPerStat;
+        bool centers = op.Centers;
+        nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, ps = (nint)stats;
+        KernelParallel.For(count, n, (start, end) =>
+        {
+            T* xs = (T*)px;
+            double* st = (double*)ps;
+            for (long k = start; k < end; k++)
+            {
+                double shift = centers ? RowMath.ToDouble(xs[layout.Row(k, 0).Index * s]) : 0.0;
+                double s1 = 0, s2 = 0;
+                for (long j = 0; j < rows; j++)
+                    RowMath.Moments(xs + layout.Row(k, j).Index * s, s, shift, ref s1, ref s2);
+                double m1 = s1 / n;
+                double mean = centers ? shift + m1 : 0.0;
+                double spread = centers ? Math.Max(s2 / n - m1 * m1, 0.0) : s2 / n;
+                double r = op.Factor(n, spread);
+                st[k] = mean;
+                st[count + k] = r;
+                st[2 * count + k] = spread;
+                Normalize(layout, kind, k, xs, (T*)py, (T*)pg, (T*)pb, mean, r);
+            }
+        });
+    }
+
+    /// <summary>Forward with stored population statistics (eval): <paramref name="popMean"/>[q] (null: 0) and <paramref name="popSpread"/>[q] (null: r = 1).</summary>
+    public static void ForwardStored<T>(RowLayout layout, StatOp op, AffineKind kind, T* x, T* y, T* gamma, T* beta,
+        double* popMean, double* popSpread, double* stats) where T : unmanaged
+    {
+        long count = layout.StatCount;
+        nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, ps = (nint)stats, pm = (nint)popMean, pv = (nint)popSpread;
+        KernelParallel.For(count, layout.Count, (start, end) =>
+        {
+            double* st = (double*)ps;
+            for (long k = start; k < end; k++)
+            {
+                long q = layout.PopulationIndex(k);
+                double mean = pm == 0 || !op.Centers ? 0.0 : ((double*)pm)[q];
+                double r = pv == 0 ? 1.0 : op.StoredFactor(((double*)pv)[q]);
+                st[k] = mean;
+                st[count + k] = r;
+                st[2 * count + k] = double.NaN;
+                Normalize(layout, kind, k, (T*)px, (T*)py, (T*)pg, (T*)pb, mean, r);
+            }
+        });
+    }
+
+    private static void Normalize<T>(RowLayout layout, AffineKind kind, long k, T* x, T* y, T* gamma, T* beta, double mean, double r) where T : unmanaged
+    {
+        long s = layout.S;
+        for (long j = 0, rows = layout.RowsPerStat; j < rows; j++)
+        {
+            var (index, c) = layout.Row(k, j);
+            long off = index * s;
+            if (kind == AffineKind.Elementwise)
+                RowMath.AffineElementwise(x + off, y + off, s, mean, r, gamma, beta);
+            else
+            {
+                double scale = gamma == null ? r : r * RowMath.ToDouble(gamma[c]);
+                double shift = beta == null ? 0.0 : RowMath.ToDouble(beta[c]);
+                RowMath.Affine(x + off, y + off, s, mean, scale, shift);
+            }
+        }
+    }
+
+    /// <summary>What a backward call computes and where the parameter gradients go.</summary>
+    public sealed class Gradients
+    {
+        /// <summary>dx, or null when the input needs no gradient.</summary>
+        public nint Dx;
+        /// <summary>Per-row Σ dy (length A·C; per-channel dβ) or null.</summary>
+        public double* RowDy;
+        /// <summary>Per-row r·Σ dy·(x − μ) (length A·C; per-channel dγ) or null.</summary>
+        public double* RowDyXhat;
+        /// <summary>Per-chunk float64 accumulators of elementwise dγ and dβ, each of length S (null entries when not needed).</summary>
+        public NativeBuffer?[]? ElementDgamma, ElementDbeta;
+    }
+
+    /// <summary>
+    /// The fused backward. With batch statistics: a sums pass (Σ dy, Σ dy·(x − μ) per row), then
+    /// dx = r·γ·dy + K·(x − μ) + c0 per statistic. With stored statistics: dx = r·γ·dy.
+    /// </summary>
+    public static void Backward<T>(RowLayout layout, StatOp op, AffineKind kind, bool batch, T* x, T* dy, T* gamma, double* stats, Gradients grads)
+        where T : unmanaged
+    {
+        long count = layout.StatCount, n = layout.Count, s = layout.S, rows = layout.RowsPerStat;
+        bool needSums = batch || grads.RowDy != null || grads.RowDyXhat != null || grads.ElementDgamma != null || grads.ElementDbeta != null;
+        int chunks = kind == AffineKind.Elementwise ? KernelParallel.Chunks(count, n, perThread: 1) : KernelParallel.Chunks(count, n);
+        if (grads.ElementDgamma is { } eg) for (int i = 0; i < chunks; i++) eg[i] = new NativeBuffer(s);
+        if (grads.ElementDbeta is { } eb) for (int i = 0; i < chunks; i++) eb[i] = new NativeBuffer(s);
+        nint px = (nint)x, pdy = (nint)dy, pg = (nint)gamma, ps = (nint)stats;
+        KernelParallel.For(count, chunks, (chunk, start, end) =>
+        {
+            T* xs = (T*)px, dys = (T*)pdy, gs = (T*)pg, dxs = (T*)grads.Dx;
+            double* st = (double*)ps;
+            double* edg = grads.ElementDgamma is { } g ? g[chunk]!.Pointer : null;
+            double* edb = grads.ElementDbeta is { } b ? b[chunk]!.Pointer : null;
+            for (long k = start; k < end; k++)
+            {
+                double mean = st[k], r = st[count + k], spread = st[2 * count + k];
+                double g1 = 0, g2 = 0;
+                if (needSums)
+                    for (long j = 0; j < rows; j++)
+                    {
+                        var (index, c) = layout.Row(k, j);
+                        long off = index * s;
+                        if (kind == AffineKind.Elementwise)
+                        {
+                            RowMath.GradSumsElementwise(dys + off, xs + off, s, mean, r, gs, edg, edb, ref g1, ref g2);
+                            continue;
+                        }
+                        double sdy = 0, sdyx = 0;
+                        RowMath.GradSums(dys + off, xs + off, s, mean, ref sdy, ref sdyx);
+                        double gc = gs == null ? 1.0 : RowMath.ToDouble(gs[c]);
+                        g1 += gc * sdy;
+                        g2 += gc * sdyx;
+                        if (grads.RowDy != null) grads.RowDy[index] = sdy;
+                        if (grads.RowDyXhat != null) grads.RowDyXhat[index] = r * sdyx;
+                    }
+                if (dxs == null) continue;
+                double b2 = batch ? op.SpreadGradient(n, spread, r) * g2 : 0.0;
+                double gbar = batch && op.Centers ? g1 / n : 0.0;
+                for (long j = 0; j < rows; j++)
+                {
+                    var (index, c) = layout.Row(k, j);
+                    long off = index * s;
+                    if (kind == AffineKind.Elementwise)
+                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, 1.0, gbar, r, b2, 0.0, gs);
+                    else
+                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, gs == null ? 1.0 : RowMath.ToDouble(gs[c]), gbar, r, b2, 0.0);
+                }
+            }
+        });
+    }
+}
