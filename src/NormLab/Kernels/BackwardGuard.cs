@@ -12,8 +12,11 @@ internal static class BackwardGuard
 {
     private static int _reported;
 
-    /// <summary>Runs <paramref name="backward"/>; on any exception returns NaN like <paramref name="gradOutput"/> for the input and nulls for the rest.</summary>
-    public static List<Tensor> Run(string name, Tensor gradOutput, int inputs, Func<List<Tensor>> backward)
+    /// <summary>
+    /// Runs <paramref name="backward"/>; on any exception returns NaN like <paramref name="gradOutput"/>
+    /// at position <paramref name="inputIndex"/> (the input x) and nulls elsewhere.
+    /// </summary>
+    public static List<Tensor> Run(string name, Tensor gradOutput, int inputs, Func<List<Tensor>> backward, int inputIndex = 1)
     {
         try
         {
@@ -23,8 +26,8 @@ internal static class BackwardGuard
         {
             if (Interlocked.Exchange(ref _reported, 1) == 0)
                 Console.Error.WriteLine($"normlab: the fused backward of {name} failed ({e.GetType().Name}: {e.Message.Split('\n')[0]}); its gradients are NaN");
-            var result = new List<Tensor> { full_like(gradOutput, double.NaN).MoveToOuterDisposeScope() };
-            for (int i = 1; i < inputs; i++) result.Add(null!);
+            var result = new List<Tensor>();
+            for (int i = 0; i < inputs; i++) result.Add(i == inputIndex ? full_like(gradOutput, double.NaN).MoveToOuterDisposeScope() : null!);
             return result;
         }
     }

@@ -64,18 +64,18 @@ internal sealed class FusedRowKernel : NormKernel
         long paramCount = _kind == AffineKind.Elementwise ? layout.S : layout.C;
         if (!RawTensor.Matches(w, x, paramCount) || !RawTensor.Matches(b, x, paramCount)) return null;
         var op = _op(x.dtype);
-        RowNormCall call;
+        RowCall call;
         if (pass.UseRunning)
         {
             var running = pass.Running!;
             var (meanName, spreadName) = op.RunningNames;
-            call = new RowNormCall(layout, op, _kind, batch: false,
+            call = new RowCall(layout, op, _kind, batch: false,
                 meanName is null ? null : FusedKernels.Values(running[meanName]),
                 spreadName is null ? null : FusedKernels.Values(running[spreadName]));
         }
         else
-            call = new RowNormCall(layout, op, _kind, batch: true);
-        var y = RowNormFunction.Apply(x.contiguous(), w, b, call);
+            call = new RowCall(layout, op, _kind, batch: true);
+        var y = FusedFunction.Apply(call, x.contiguous(), w, b);
         if (!pass.UseRunning && pass.Running is { } track) UpdateRunning(track, call, op);
         return y;
     }
@@ -94,7 +94,7 @@ internal sealed class FusedRowKernel : NormKernel
     }
 
     /// <summary>Blends the batch statistics into the running estimate exactly as the composite does (population form: batch means over A when A is not reduced).</summary>
-    private static void UpdateRunning(RunningEstimate running, RowNormCall call, StatOp op)
+    private static void UpdateRunning(RunningEstimate running, RowCall call, StatOp op)
     {
         var stats = call.Stats!;
         long population = call.Layout.Population;

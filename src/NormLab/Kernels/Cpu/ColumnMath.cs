@@ -1,0 +1,103 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NormLab.Kernels.Cpu;
+
+/// <summary>
+/// SIMD loops for statistics across rows (positional normalization: one statistic per position,
+/// over the channels): each row updates per-position float64 accumulators, four positions per vector.
+/// </summary>
+internal static unsafe class ColumnMath
+{
+    /// <summary>s1ⱼ += xⱼ − kⱼ and s2ⱼ += (xⱼ − kⱼ)², k a shift row close to the means (null: no shift).</summary>
+    public static void Moments<T>(T* x, T* k, double* s1, double* s2, long n) where T : unmanaged
+    {
+        long i = 0;
+        for (; i + 4 <= n; i += 4)
+        {
+            var d = k == null ? RowMath.Load4(x + i) : RowMath.Load4(x + i) - RowMath.Load4(k + i);
+            Vector256.Store(Vector256.Load(s1 + i) + d, s1 + i);
+            Vector256.Store(Vector256.FusedMultiplyAdd(d, d, Vector256.Load(s2 + i)), s2 + i);
+        }
+        for (; i < n; i++)
+        {
+            double d = RowMath.ToDouble(x[i]) - (k == null ? 0.0 : RowMath.ToDouble(k[i]));
+            s1[i] += d;
+            s2[i] += d * d;
+        }
+    }
+
+    /// <summary>yⱼ = (xⱼ − μⱼ)·rⱼ·γ + β.</summary>
+    public static void Normalize<T>(T* x, T* y, long n, double* mu, double* r, double gamma, double beta) where T : unmanaged
+    {
+        var g = Vector256.Create(gamma);
+        var b = Vector256.Create(beta);
+        long i = 0;
+        for (; i + 4 <= n; i += 4)
+            Store4(Vector256.FusedMultiplyAdd((RowMath.Load4(x + i) - Vector256.Load(mu + i)) * Vector256.Load(r + i), g, b), y + i);
+        for (; i < n; i++)
+            y[i] = FromDouble<T>((RowMath.ToDouble(x[i]) - mu[i]) * r[i] * gamma + beta);
+    }
+
+    /// <summary>
+    /// g1ⱼ += γ·dyⱼ and g2ⱼ += γ·dyⱼ·(xⱼ − μⱼ); adds Σ dy to <paramref name="sdy"/> and
+    /// Σ dy·(x − μ)·r to <paramref name="sdyxhat"/> (the row's dβ and dγ contributions).
+    /// </summary>
+    public static void GradSums<T>(T* dy, T* x, long n, double* mu, double* r, double gamma, double* g1, double* g2, ref double sdy, ref double sdyxhat)
+        where T : unmanaged
+    {
+        var gv = Vector256.Create(gamma);
+        Vector256<double> a = default, b = default;
+        long i = 0;
+        for (; i + 4 <= n; i += 4)
+        {
+            var d = RowMath.Load4(dy + i);
+            var xc = RowMath.Load4(x + i) - Vector256.Load(mu + i);
+            var dxc = d * xc;
+            a += d;
+            b = Vector256.FusedMultiplyAdd(dxc, Vector256.Load(r + i), b);
+            Vector256.Store(Vector256.FusedMultiplyAdd(d, gv, Vector256.Load(g1 + i)), g1 + i);
+            Vector256.Store(Vector256.FusedMultiplyAdd(dxc, gv, Vector256.Load(g2 + i)), g2 + i);
+        }
+        double t1 = Vector256.Sum(a), t2 = Vector256.Sum(b);
+        for (; i < n; i++)
+        {
+            double d = RowMath.ToDouble(dy[i]), xc = RowMath.ToDouble(x[i]) - mu[i];
+            t1 += d;
+            t2 += d * xc * r[i];
+            g1[i] += gamma * d;
+            g2[i] += gamma * d * xc;
+        }
+        sdy += t1;
+        sdyxhat += t2;
+    }
+
+    /// <summary>dxⱼ = (γ·dyⱼ − ḡⱼ)·rⱼ + bⱼ·(xⱼ − μⱼ).</summary>
+    public static void GradApply<T>(T* dy, T* x, T* dx, long n, double* mu, double* r, double gamma, double* gbar, double* b) where T : unmanaged
+    {
+        var gv = Vector256.Create(gamma);
+        long i = 0;
+        for (; i + 4 <= n; i += 4)
+        {
+            var t = (RowMath.Load4(dy + i) * gv - Vector256.Load(gbar + i)) * Vector256.Load(r + i);
+            Store4(Vector256.FusedMultiplyAdd(RowMath.Load4(x + i) - Vector256.Load(mu + i), Vector256.Load(b + i), t), dx + i);
+        }
+        for (; i < n; i++)
+            dx[i] = FromDouble<T>((RowMath.ToDouble(dy[i]) * gamma - gbar[i]) * r[i] + (RowMath.ToDouble(x[i]) - mu[i]) * b[i]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store4<T>(Vector256<double> v, T* p) where T : unmanaged
+    {
+        if (typeof(T) == typeof(double)) Vector256.Store(v, (double*)p);
+        else Vector128.Store(Vector256.Narrow(v, v).GetLower(), (float*)p);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T FromDouble<T>(double v) where T : unmanaged
+    {
+        if (typeof(T) == typeof(double)) return Unsafe.As<double, T>(ref v);
+        float f = (float)v;
+        return Unsafe.As<float, T>(ref f);
+    }
+}
