@@ -19,7 +19,8 @@ internal static class FusedKernels
 
     /// <summary>The fused kernel for a layer's composition, or null.</summary>
     public static NormKernel? Match(Normalizer layer) =>
-        (NormKernel?)FusedRowKernel.Match(layer) ?? (NormKernel?)FusedColumnKernel.Match(layer) ?? FusedSwitchKernel.Match(layer);
+        (NormKernel?)FusedRowKernel.Match(layer) ?? (NormKernel?)FusedColumnKernel.Match(layer)
+        ?? (NormKernel?)FusedSwitchKernel.Match(layer) ?? FusedWhiteningKernel.Match(layer);
 
     /// <summary>Whether the fused kernels take this input: a non-empty float32/float64 CPU tensor of at most 2³¹ elements per row set.</summary>
     public static bool Supports(Tensor x) =>
