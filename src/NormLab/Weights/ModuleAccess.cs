@@ -53,6 +53,17 @@ internal static class ModuleAccess
         if (Buffers(m).ContainsKey(name)) Buffers(m).Remove(name);
     }
 
+    /// <summary>The position of a parameter among the module's own, or −1.</summary>
+    public static int ParameterIndex(nn.Module m, string name) =>
+        ((IList<(string, Parameter)>)ParamsField.GetValue(m)!).Select((kv, i) => (kv.Item1, i)).FirstOrDefault(x => x.Item1 == name, (name, -1)).Item2;
+
+    /// <summary>Registers a parameter at a position (clamped to the end).</summary>
+    public static void InsertParameter(nn.Module m, int index, string name, Parameter p)
+    {
+        var list = (IList<(string, Parameter)>)ParamsField.GetValue(m)!;
+        list.Insert(Math.Clamp(index, 0, list.Count), (name, p));
+    }
+
     /// <summary>Registers (or replaces) a parameter under a name, appended at the end when new.</summary>
     public static void SetParameter(nn.Module m, string name, Parameter p) => Params(m)[name] = p;
 

@@ -117,6 +117,7 @@ public static class Reparametrization
             _fields = ModuleAccess.FieldsHolding(module, original);
             _state = new WeightState(module, name, method.Name);
             _removeHooks = ModuleAccess.AddHooks(module, Before, After);
+            int position = ModuleAccess.ParameterIndex(module, name);
             ModuleAccess.RemoveParameter(module, name);
             try
             {
@@ -129,7 +130,7 @@ public static class Reparametrization
                 _removeHooks();
                 _state.Unregister();
                 ModuleAccess.RemoveParameter(module, name);
-                ModuleAccess.SetParameter(module, name, original);
+                ModuleAccess.InsertParameter(module, position, name, original);
                 foreach (var f in _fields) f.SetValue(module, original);
                 throw;
             }
