@@ -1,6 +1,3 @@
-using NormLab.IO;
-using NormLab.Registry;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NormLab.Cli.Commands;
@@ -8,13 +5,16 @@ namespace NormLab.Cli.Commands;
 /// <summary>
 /// <c>normlab apply</c>: runs one normalizer on tensors from .npy files and writes the output, the
 /// gradients and the state after the step, so a NormLab layer can be checked against PyTorch or NumPy.
+/// With <c>--norm</c> the input is an activation [N, C, *spatial]; with <c>--weight-norm</c> it is a raw
+/// weight and the output is the effective weight.
 /// </summary>
 internal static class ApplyCommand
 {
     public static int Run(string[] args, TextWriter stdout)
     {
         var cl = new CommandLine("apply", args, new HashSet<string>());
-        string spec = cl.Require("norm");
+        string? normSpec = cl.Get("norm");
+        string? weightSpec = cl.Get("weight-norm");
         string inputPath = cl.Require("input");
         string outDir = cl.Require("out");
         bool train = (cl.GetChoice("mode", "train", "eval") ?? "train") == "train";
@@ -22,19 +22,17 @@ internal static class ApplyCommand
         var states = cl.GetAll("state").Select(s => cl.KeyValue("state", s)).ToList();
         var dtype = (cl.GetChoice("dtype", "float64", "float32") ?? "float64") == "float64" ? ScalarType.Float64 : ScalarType.Float32;
         cl.EnsureAllUsed();
+        if ((normSpec is null) == (weightSpec is null))
+            throw new UsageException("apply: give exactly one of --norm SPEC (an activation input) and --weight-norm SPEC (a raw weight input)");
 
         var output = OutputDirectory.Open(outDir);
         using var scope = NewDisposeScope();
         var x = TensorFiles.ReadFloat(inputPath, "--input", dtype);
-        if (x.dim() < 2)
-            throw new ArgumentException($"--input must be [N, C, *spatial] with at least 2 dims, got shape {TensorFiles.Shape(x)}");
-        var module = NormRegistry.Create(spec, x.shape[1..]);
-        module.to(dtype);
-        module.train(train);
-        StateFiles.Load(module, states, dtype);
+        var target = normSpec is not null ? ApplyTarget.Normalizer(normSpec, x) : ApplyTarget.Weight(weightSpec!, x);
+        target.Module.train(train);
+        StateFiles.Load(target.Module, states, dtype);
 
-        x.requires_grad_(true);
-        var y = module.call(x);
+        var y = target.Forward();
         output.Write("y.npy", y);
         if (gradPath is not null)
         {
@@ -42,12 +40,13 @@ internal static class ApplyCommand
             if (!g.shape.SequenceEqual(y.shape))
                 throw new ArgumentException($"--grad-out has shape {TensorFiles.Shape(g)} but the output has shape {TensorFiles.Shape(y)}");
             (y * g).sum().backward();
-            output.Write("grad_input.npy", x.grad ?? zeros_like(x));
-            foreach (var (name, p) in module.named_parameters())
-                output.Write($"grad_{StateFiles.FileKey(name)}.npy", p.grad ?? zeros_like(p));
+            output.Write("grad_input.npy", target.Input.grad ?? zeros_like(target.Input));
+            foreach (var (name, p) in target.Module.named_parameters())
+                if (!ReferenceEquals(p, target.Input))
+                    output.Write($"grad_{StateFiles.FileKey(name)}.npy", p.grad ?? zeros_like(p));
         }
-        StateFiles.Write(output, module);
-        stdout.WriteLine($"apply: {spec} on {TensorFiles.Shape(x)} ({(train ? "train" : "eval")}, {dtype}) -> {output.Path}");
+        StateFiles.Write(output, target.Module);
+        stdout.WriteLine($"apply: {target.Description} ({(train ? "train" : "eval")}, {dtype}) -> {output.Path}");
         return 0;
     }
 }

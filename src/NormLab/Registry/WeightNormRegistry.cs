@@ -64,7 +64,7 @@ public static class WeightNormRegistry
 
         r.Add(new("oni", Array.Empty<string>(), "orthogonalization by Newton's iteration",
             "Huang et al. 2020, Controllable Orthogonalization in Training DNNs",
-            "S = Zc Zc^T + eps I, B_{t+1} = 1.5 B_t - 0.5 B_t^3 S/||S||_F, W = 1.414 B_T Zc / sqrt(||S||_F) per group of rows; columns when rows > cols",
+            "S = Zc Zc^T + 1e-5 I, B_{t+1} = 1.5 B_t - 0.5 B_t^3 S/||S||_F, W = 1.414 B_T Zc / sqrt(||S||_F) per group of rows; columns when rows > cols",
             new[] { SpecKey.Int("T", 5, "Newton iterations, >= 0"), group },
             (a, _) => new OrthogonalizationByNewton(a.Int("T"), a.OptionalInt("group"))));
 
