@@ -123,7 +123,7 @@ public static class Reparametrization
             {
                 method.Initialize(_state, original);
                 _state.Adopt(method.RawSuffix, original);
-                using (no_grad()) Install(Compute(training: false));
+                using (no_grad()) Install(Compute(training: false), register: false);
             }
             catch
             {
@@ -146,7 +146,7 @@ public static class Reparametrization
             if (registered is not null && !ReferenceEquals(registered, _effective))
                 throw new InvalidOperationException(
                     $"{_module.GetName()}: a parameter '{_name}' was registered again after {Method.Name} reparametrized it (TorchSharp's Linear and convolutions do this in to()/cuda(), converting only weight and bias); move the module before applying {Method.Name}, or Remove, move and apply again");
-            Install(Compute(_module.training));
+            Install(Compute(_module.training), register: Registers);
         }
 
         private void After(nn.Module _)
@@ -163,11 +163,14 @@ public static class Reparametrization
             return p;
         }
 
-        /// <summary>Puts the weight where the module reads it and disposes the previous one this mechanism made.</summary>
-        private void Install(Parameter weight)
+        /// <summary>
+        /// Puts the weight where the module reads it (its fields; or, with <paramref name="register"/>, a
+        /// parameter registered until the forward hook) and disposes the previous one this mechanism made.
+        /// </summary>
+        private void Install(Parameter weight, bool register)
         {
             foreach (var f in _fields) f.SetValue(_module, weight);
-            if (Registers) ModuleAccess.SetParameter(_module, _name, weight);
+            if (register) ModuleAccess.SetParameter(_module, _name, weight);
             var previous = _effective;
             _effective = weight;
             previous?.Dispose();

@@ -46,7 +46,7 @@ public sealed class WeightNorm : WeightNormalizer
     /// <inheritdoc />
     protected internal override void Validate(nn.Module module, long[] shape)
     {
-        if (Dim >= shape.Length || shape.Length == 0 && Dim != -1)
+        if (Dim >= shape.Length)
             throw new ArgumentException($"wn: dim ({Dim}) is out of range for the weight {Checks.Shape(shape)}; use 0..{shape.Length - 1}, or -1 for one norm over the whole weight", "dim");
     }
 

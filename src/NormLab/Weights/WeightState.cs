@@ -42,7 +42,9 @@ public sealed class WeightState
     public void AddParameter(string suffix, Tensor initial)
     {
         using var _ = no_grad();
-        Adopt(suffix, new Parameter(initial.detach().clone(), requires_grad: true));
+        var parameter = new Parameter(initial.detach().clone(), requires_grad: true);
+        parameter.DetachFromDisposeScope(); // it lives as long as the module, not the caller's scope
+        Adopt(suffix, parameter);
     }
 
     /// <summary>Registers an existing parameter object (the original weight) as <c>{Name}_{suffix}</c>.</summary>

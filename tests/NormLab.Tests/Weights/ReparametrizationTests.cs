@@ -180,6 +180,7 @@ public class ReparametrizationTests
         foreach (nn.Module<Tensor, Tensor> m in new nn.Module<Tensor, Tensor>[] { new FieldModule(w), new ByNameModule(w) })
         {
             WeightNormRegistry.Apply(m, "wn");
+            Assert.Equal(new[] { "weight_g", "weight_v" }, m.named_parameters().Select(p => p.name).ToArray());
             using (no_grad()) m.get_parameter("weight_g")!.mul_(3.0);
             TensorAssert.Close(x.matmul((3.0 * w).t()), m.call(x), what: m.GetName());
             Assert.Equal(new[] { "weight_g", "weight_v" }, m.named_parameters().Select(p => p.name).ToArray());
@@ -191,6 +192,27 @@ public class ReparametrizationTests
             Reparametrization.Remove(m);
             Assert.Equal(new[] { "weight" }, m.named_parameters().Select(p => p.name).ToArray());
         }
+    }
+
+    [Fact]
+    public void State_created_inside_a_dispose_scope_outlives_it()
+    {
+        var lin = Linear64(4, 3);
+        var conv = nn.Conv2d(2, 4, 3);
+        conv.to(ScalarType.Float64);
+        using (NewDisposeScope())
+        {
+            WeightNorm.Apply(lin);
+            SpectralNorm.Apply(conv);
+            lin.call(ones(1, 4, ScalarType.Float64));
+        }
+        var x = new Rand(14).Normal(2, 4);
+        Assert.Equal(new long[] { 2, 3 }, lin.call(x).shape);
+        Assert.Equal(new long[] { 1, 4, 3, 3 }, conv.call(new Rand(15).Normal(1, 2, 5, 5)).shape);
+        foreach (var (name, t) in lin.state_dict().Concat(conv.state_dict()))
+            Assert.False(t.IsInvalid, $"{name} was disposed with the scope");
+        using (NewDisposeScope()) Reparametrization.Remove(lin);
+        Assert.Equal(new long[] { 2, 3 }, lin.call(x).shape);
     }
 
     [Fact]

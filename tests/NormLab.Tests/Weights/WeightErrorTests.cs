@@ -1,6 +1,7 @@
 using NormLab.Registry;
 using NormLab.Weights;
 using TorchSharp;
+using static NormLab.Tests.Support.ErrorAssert;
 using static TorchSharp.torch;
 
 namespace NormLab.Tests.Weights;
@@ -8,12 +9,6 @@ namespace NormLab.Tests.Weights;
 /// <summary>Misuse of the weight normalizers gives one-line errors that name the problem and what is allowed.</summary>
 public class WeightErrorTests
 {
-    private static void OneLine(Exception e, params string[] fragments)
-    {
-        Assert.DoesNotContain('\n', e.Message);
-        foreach (var f in fragments) Assert.Contains(f, e.Message);
-    }
-
     [Fact]
     public void Unknown_parameter_name()
     {
