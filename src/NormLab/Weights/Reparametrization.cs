@@ -21,8 +21,10 @@ namespace NormLab.Weights;
 /// that held the original parameter (TorchSharp's built-in layers read <c>_weight</c>), or, for
 /// modules that look their weight up by name, as a parameter registered for the duration of the call.
 /// Between forwards the module's <c>weight</c> is the last effective weight (with its graph), as
-/// PyTorch's plain attribute is. <c>parameters()</c>, optimizers and <c>state_dict</c> see the method's
-/// parameters and buffers (e.g. <c>weight_g</c>, <c>weight_v</c>), never a stale weight.</para>
+/// PyTorch's plain attribute is; it belongs to the mechanism and is disposed at the next forward (clone
+/// it to keep it; graphs built from it are unaffected). <c>parameters()</c>, optimizers and
+/// <c>state_dict</c> see the method's parameters and buffers (e.g. <c>weight_g</c>, <c>weight_v</c>),
+/// never a stale weight.</para>
 /// <para>Move first. TorchSharp's Linear and convolutions override <c>to()</c>/<c>cuda()</c> to convert only
 /// their <c>weight</c> and <c>bias</c>: they would leave the method's state behind and register a
 /// <c>weight</c> again. Move (or cast) such modules before applying; the next forward after such a move

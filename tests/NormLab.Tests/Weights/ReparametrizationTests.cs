@@ -66,6 +66,24 @@ public class ReparametrizationTests
     }
 
     [Fact]
+    public void Gradients_of_several_forwards_accumulate_after_the_weight_was_recomputed()
+    {
+        var lin = Linear64(4, 3);
+        CenteredWeightNorm.Apply(lin);
+        var x1 = new Rand(20).Normal(2, 4);
+        var x2 = new Rand(21).Normal(5, 4);
+        var loss1 = lin.call(x1).square().sum();
+        var loss2 = lin.call(x2).sum(); // replaces (and disposes) the weight loss1 was built from
+        (loss1 + loss2).backward();
+
+        var w = lin.get_parameter("weight_orig")!.detach().clone().requires_grad_(true);
+        var c = w - w.mean(new long[] { 1 }, keepdim: true);
+        var eff = 1.414 * c / (c.norm(1, keepdim: true) + 1e-5);
+        (F.linear(x1, eff, lin.bias!.detach()).square().sum() + F.linear(x2, eff, lin.bias!.detach()).sum()).backward();
+        TensorAssert.Close(w.grad!, lin.get_parameter("weight_orig")!.grad!, what: "accumulated gradient");
+    }
+
+    [Fact]
     public void Works_inside_Sequential_with_an_optimizer_and_changes_follow_each_step()
     {
         var l1 = Linear64(4, 8);
