@@ -16,7 +16,7 @@ public class WeightTrainingTests
     private static nn.Module<Tensor, Tensor> Activation(string spec) => spec == "normprop" ? new NormPropReLU() : nn.ReLU();
 
     /// <summary>Trains with SGD on a fixed synthetic regression problem; returns the first and the last loss.</summary>
-    private static (double First, double Last) Train(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, double lr, int steps = 40)
+    private static (double First, double Last) Train(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, double lr, int steps = 25)
     {
         var opt = optim.Adam(model.parameters(), lr);
         double first = 0, last = 0;
