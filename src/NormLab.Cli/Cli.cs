@@ -10,7 +10,7 @@ public static class Cli
     private static readonly (string Name, string Usage, Func<string[], TextWriter, int> Run)[] Commands =
     {
         ("list", "normlab list", ListCommand.Run),
-        ("apply", "normlab apply --norm SPEC --input X.npy --out DIR [--mode train|eval] [--grad-out G.npy] [--state KEY=FILE.npy ...] [--dtype float64|float32] [--cond C.npy]", ApplyCommand.Run),
+        ("apply", "normlab apply (--norm SPEC | --weight-norm SPEC) --input X.npy --out DIR [--mode train|eval] [--grad-out G.npy] [--state KEY=FILE.npy ...] [--dtype float64|float32] [--cond C.npy]", ApplyCommand.Run),
     };
 
     /// <summary>Runs a command line; returns the exit code (0 success, 1 failure, 2 usage error).</summary>
