@@ -10,7 +10,8 @@ public static class Cli
     private static readonly (string Name, string Usage, Func<string[], TextWriter, int> Run)[] Commands =
     {
         ("list", "normlab list", ListCommand.Run),
-        ("apply", "normlab apply --norm SPEC --input X.npy --out DIR [--mode train|eval] [--grad-out G.npy] [--state KEY=FILE.npy ...] [--dtype float64|float32] [--cond C.npy]", ApplyCommand.Run),
+        ("apply", "normlab apply (--norm SPEC | --weight-norm SPEC) --input X.npy --out DIR [--mode train|eval] [--grad-out G.npy] [--state KEY=FILE.npy ...] [--dtype float64|float32] [--cond C.npy]", ApplyCommand.Run),
+        ("analyze", "normlab analyze conditioning --input X.npy [--centered] --json OUT | hessian --model linear --input X.npy --target Y.npy [--top-k K] [--trace] [--density] --json OUT | snd --norm SPEC --input X.npy --batch-size B [--samples S] [--probe P] [--seed N] --json OUT", AnalyzeCommand.Run),
         ("bench", "normlab bench [--only SPECS] [--shape N,C,H,W] [--threads K] [--repeat R] [--json FILE]", BenchCommand.Run),
     };
 

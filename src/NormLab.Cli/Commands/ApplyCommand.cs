@@ -1,6 +1,4 @@
-using NormLab.IO;
 using NormLab.Registry;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NormLab.Cli.Commands;
@@ -8,13 +6,16 @@ namespace NormLab.Cli.Commands;
 /// <summary>
 /// <c>normlab apply</c>: runs one normalizer on tensors from .npy files and writes the output, the
 /// gradients and the state after the step, so a NormLab layer can be checked against PyTorch or NumPy.
+/// With <c>--norm</c> the input is an activation [N, C, *spatial]; with <c>--weight-norm</c> it is a raw
+/// weight and the output is the effective weight.
 /// </summary>
 internal static class ApplyCommand
 {
     public static int Run(string[] args, TextWriter stdout)
     {
         var cl = new CommandLine("apply", args, new HashSet<string>());
-        string spec = cl.Require("norm");
+        string? normSpec = cl.Get("norm");
+        string? weightSpec = cl.Get("weight-norm");
         string inputPath = cl.Require("input");
         string outDir = cl.Require("out");
         bool train = (cl.GetChoice("mode", "train", "eval") ?? "train") == "train";
@@ -23,33 +24,24 @@ internal static class ApplyCommand
         var dtype = (cl.GetChoice("dtype", "float64", "float32") ?? "float64") == "float64" ? ScalarType.Float64 : ScalarType.Float32;
         string? condPath = cl.Get("cond");
         cl.EnsureAllUsed();
-        bool conditional = NormRegistry.IsConditional(spec);
+        if ((normSpec is null) == (weightSpec is null))
+            throw new UsageException("apply: give exactly one of --norm SPEC (an activation input) and --weight-norm SPEC (a raw weight input)");
+        bool conditional = normSpec is not null && NormRegistry.IsConditional(normSpec);
         if (conditional && condPath is null)
-            throw new UsageException($"apply: '{spec}' is a conditional normalizer; give its condition with --cond FILE.npy");
+            throw new UsageException($"apply: '{normSpec}' is a conditional normalizer; give its condition with --cond FILE.npy");
         if (!conditional && condPath is not null)
-            throw new UsageException($"apply: --cond was given but '{spec}' is not a conditional normalizer");
+            throw new UsageException($"apply: --cond was given but '{normSpec ?? weightSpec}' is not a conditional normalizer");
 
         var output = OutputDirectory.Open(outDir);
         using var scope = NewDisposeScope();
         var x = TensorFiles.ReadFloat(inputPath, "--input", dtype);
-        if (x.dim() < 2)
-            throw new ArgumentException($"--input must be [N, C, *spatial] with at least 2 dims, got shape {TensorFiles.Shape(x)}");
         var condition = condPath is null ? null : TensorFiles.Read(condPath, "--cond");
         if (condition is not null && condition.is_floating_point()) condition = condition.to(dtype);
-        if (condition is not null && condition.dim() < 1)
-            throw new ArgumentException($"--cond must have a batch dim, got shape {TensorFiles.Shape(condition)}");
-        var module = NormRegistry.CreateAny(spec, x.shape[1..], condition?.shape[1..]);
-        module.to(dtype);
-        module.train(train);
-        StateFiles.Load(module, states, dtype);
+        var target = normSpec is not null ? ApplyTarget.Normalizer(normSpec, x, condition) : ApplyTarget.Weight(weightSpec!, x);
+        target.Module.train(train);
+        StateFiles.Load(target.Module, states, dtype);
 
-        x.requires_grad_(true);
-        var y = module switch
-        {
-            nn.Module<Tensor, Tensor> plain => plain.call(x),
-            nn.Module<Tensor, Tensor, Tensor> withCondition => withCondition.call(x, condition!),
-            _ => throw new InvalidOperationException($"'{spec}' built an unexpected module type {module.GetType().Name}"),
-        };
+        var y = target.Forward();
         output.Write("y.npy", y);
         if (gradPath is not null)
         {
@@ -57,12 +49,13 @@ internal static class ApplyCommand
             if (!g.shape.SequenceEqual(y.shape))
                 throw new ArgumentException($"--grad-out has shape {TensorFiles.Shape(g)} but the output has shape {TensorFiles.Shape(y)}");
             (y * g).sum().backward();
-            output.Write("grad_input.npy", x.grad ?? zeros_like(x));
-            foreach (var (name, p) in module.named_parameters())
-                output.Write($"grad_{StateFiles.FileKey(name)}.npy", p.grad ?? zeros_like(p));
+            output.Write("grad_input.npy", target.Input.grad ?? zeros_like(target.Input));
+            foreach (var (name, p) in target.Module.named_parameters())
+                if (!ReferenceEquals(p, target.Input))
+                    output.Write($"grad_{StateFiles.FileKey(name)}.npy", p.grad ?? zeros_like(p));
         }
-        StateFiles.Write(output, module);
-        stdout.WriteLine($"apply: {spec} on {TensorFiles.Shape(x)} ({(train ? "train" : "eval")}, {dtype}) -> {output.Path}");
+        StateFiles.Write(output, target.Module);
+        stdout.WriteLine($"apply: {target.Description} ({(train ? "train" : "eval")}, {dtype}) -> {output.Path}");
         return 0;
     }
 }

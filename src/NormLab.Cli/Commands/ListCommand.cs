@@ -9,9 +9,15 @@ internal static class ListCommand
     {
         var cl = new CommandLine("list", args, new HashSet<string>());
         cl.EnsureAllUsed();
-        Print(stdout, "Normalizers (NormRegistry)", NormRegistry.Entries.Select(e => (e.Name, e.Aliases, e.Summary, e.Keys, e.Paper, e.Formula)));
+        Print(stdout, "Normalizers (NormRegistry)", Rows(NormRegistry.Entries));
+        Print(stdout, "Weight normalizers (WeightNormRegistry; normlab apply --weight-norm SPEC)", Rows(WeightNormRegistry.Entries));
         return 0;
     }
+
+    /// <summary>The listing rows of a registry's entries.</summary>
+    internal static IEnumerable<(string Name, IReadOnlyList<string> Aliases, string Summary, IReadOnlyList<SpecKey> Keys, string Paper, string Formula)> Rows<TContext, TResult>(
+        IEnumerable<SpecEntry<TContext, TResult>> entries) =>
+        entries.Select(e => (e.Name, e.Aliases, e.Summary, e.Keys, e.Paper, e.Formula));
 
     internal static void Print(TextWriter w, string title, IEnumerable<(string Name, IReadOnlyList<string> Aliases, string Summary, IReadOnlyList<SpecKey> Keys, string Paper, string Formula)> entries)
     {

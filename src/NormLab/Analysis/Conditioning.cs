@@ -1,4 +1,5 @@
 using NormLab.Framework;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NormLab.Analysis;
@@ -63,6 +64,69 @@ public static class Conditioning
         var symmetric = (m + m.t()) / 2;
         var values = linalg.eigvalsh(symmetric).flip(0).clamp_min(0);
         return new Spectrum(values.data<double>().ToArray());
+    }
+
+    /// <summary>
+    /// The second-moment matrices E[xxᵀ] (or covariances, with <paramref name="centered"/>) of the inputs of
+    /// named layers, collected with forward pre-hooks while <paramref name="model"/> runs on the batches
+    /// (no gradients, buffers restored afterwards). A layer input [N, d] gives d features; an input
+    /// [N, C, *spatial] gives C features with one sample per position, the channel statistics a
+    /// normalizer sees.
+    /// </summary>
+    /// <exception cref="ArgumentException">an unknown layer, no batches, or fewer than 2 samples at a layer.</exception>
+    public static Dictionary<string, Tensor> LayerInputs(nn.Module<Tensor, Tensor> model, IEnumerable<string> layers, IEnumerable<Tensor> batches, bool centered = false)
+    {
+        var modules = model.named_modules().Where(m => m.name.Length > 0).ToDictionary(m => m.name, m => m.module);
+        var sums = new Dictionary<string, (Tensor? Outer, Tensor? Sum, long Count)>();
+        var removers = new List<Action>();
+        var saved = model.buffers().Select(b => (b, b.detach().clone())).ToList();
+        try
+        {
+            foreach (var name in layers)
+            {
+                if (!modules.TryGetValue(name, out var module) || module is not nn.Module<Tensor, Tensor> layer)
+                    throw new ArgumentException($"layer '{name}' is not a single-input submodule; the model has: {string.Join(", ", modules.Keys)}", nameof(layers));
+                sums[name] = (null, null, 0);
+                var remover = layer.register_forward_pre_hook((_, input) =>
+                {
+                    var rows = (input.dim() > 2 ? input.flatten(2).transpose(1, 2).reshape(-1, input.shape[1]) : input.reshape(input.shape[0], -1))
+                        .detach().to(ScalarType.Float64);
+                    var (outer, sum, count) = sums[name];
+                    var o = rows.t().matmul(rows);
+                    var s = rows.sum(new long[] { 0 });
+                    sums[name] = ((outer is null ? o : outer + o).DetachFromDisposeScope(), (sum is null ? s : sum + s).DetachFromDisposeScope(), count + rows.shape[0]);
+                    return input;
+                });
+                removers.Add(remover.remove);
+            }
+            bool any = false;
+            using (no_grad())
+                foreach (var batch in batches)
+                {
+                    using var scope = NewDisposeScope();
+                    model.call(batch);
+                    any = true;
+                }
+            if (!any) throw new ArgumentException("the data set is empty", nameof(batches));
+            var result = new Dictionary<string, Tensor>();
+            foreach (var (name, (outer, sum, count)) in sums)
+            {
+                if (count < 2) throw new ArgumentException($"layer '{name}' saw {count} samples; at least 2 are needed", nameof(batches));
+                var second = outer! / count;
+                if (centered)
+                {
+                    var mean = sum! / count;
+                    second = second - mean.outer(mean);
+                }
+                result[name] = second;
+            }
+            return result;
+        }
+        finally
+        {
+            foreach (var remove in removers) remove();
+            using (no_grad()) foreach (var (b, copy) in saved) b.copy_(copy);
+        }
     }
 
     private static Tensor Rows(Tensor x)

@@ -20,12 +20,17 @@ public sealed class ModuleState
     public bool Training => _owner.training;
 
     /// <summary>Registers a trainable parameter initialized from <paramref name="initial"/>.</summary>
-    public void AddParameter(string name, Tensor initial) =>
-        _owner.register_parameter(name, new TorchSharp.Modules.Parameter(initial.detach(), requires_grad: true));
+    /// <remarks>State outlives any dispose scope the module is built in.</remarks>
+    public void AddParameter(string name, Tensor initial)
+    {
+        var p = new TorchSharp.Modules.Parameter(initial.detach(), requires_grad: true);
+        p.DetachFromDisposeScope();
+        _owner.register_parameter(name, p);
+    }
 
-    /// <summary>Registers a buffer; persistent buffers appear in the state dict.</summary>
+    /// <summary>Registers a buffer; persistent buffers appear in the state dict. It outlives any dispose scope the module is built in.</summary>
     public void AddBuffer(string name, Tensor initial, bool persistent = true) =>
-        _owner.register_buffer(name, initial, persistent);
+        _owner.register_buffer(name, initial.DetachFromDisposeScope(), persistent);
 
     /// <summary>Registers a submodule; its state appears under <c>name.</c> in the state dict.</summary>
     public void AddChild(string name, nn.Module module) => _owner.register_module(name, module);

@@ -1,0 +1,121 @@
+using NormLab.Analysis;
+using NormLab.Registry;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NormLab.Cli.Commands;
+
+/// <summary>
+/// <c>normlab analyze conditioning|hessian|snd</c>: the survey's analysis tools on data from .npy files
+/// (and, for the Hessian, on the study's networks), with results as JSON.
+/// </summary>
+internal static class AnalyzeCommand
+{
+    private static readonly string[] Kinds = { "conditioning", "hessian", "snd" };
+
+    public static int Run(string[] args, TextWriter stdout)
+    {
+        if (args.Length == 0 || !Kinds.Contains(args[0]))
+            throw new UsageException($"analyze: give what to analyze first: {string.Join("|", Kinds)}{(args.Length > 0 ? $", got '{args[0]}'" : "")}");
+        var cl = new CommandLine($"analyze {args[0]}", args[1..], new HashSet<string> { "centered", "trace", "density" });
+        return args[0] switch
+        {
+            "conditioning" => ConditioningRun(cl, stdout),
+            "hessian" => HessianRun(cl, stdout),
+            _ => SndRun(cl, stdout),
+        };
+    }
+
+    private static int ConditioningRun(CommandLine cl, TextWriter stdout)
+    {
+        string input = cl.Require("input");
+        bool centered = cl.Flag("centered");
+        string json = cl.Require("json");
+        cl.EnsureAllUsed();
+        var x = TensorFiles.ReadFloat(input, "--input", ScalarType.Float64);
+        var matrix = centered ? Conditioning.Covariance(x) : Conditioning.SecondMoment(x);
+        var s = Conditioning.SpectrumOf(matrix);
+        JsonFiles.Write(json, new Dictionary<string, object>
+        {
+            ["matrix"] = centered ? "covariance" : "second_moment",
+            ["eigenvalues"] = s.Eigenvalues,
+            ["condition_number"] = s.ConditionNumber,
+            ["lambda_max"] = s.LambdaMax,
+            ["optimal_lr"] = s.OptimalLearningRate,
+            ["max_stable_lr"] = s.MaxStableLearningRate,
+        });
+        stdout.WriteLine($"analyze conditioning: kappa = {s.ConditionNumber:G6}, lambda_max = {s.LambdaMax:G6} -> {json}");
+        return 0;
+    }
+
+    private static int HessianRun(CommandLine cl, TextWriter stdout)
+    {
+        string model = cl.GetChoice("model", "linear") ?? throw new UsageException("analyze hessian: missing required option --model");
+        string input = cl.Require("input");
+        string target = cl.Require("target");
+        int topK = (int)(cl.GetLong("top-k") ?? 1);
+        bool trace = cl.Flag("trace");
+        bool density = cl.Flag("density");
+        long seed = cl.GetLong("seed") ?? 0;
+        string json = cl.Require("json");
+        cl.EnsureAllUsed();
+        var x = TensorFiles.ReadFloat(input, "--input", ScalarType.Float64);
+        var y = TensorFiles.ReadFloat(target, "--target", ScalarType.Float64);
+        if (x.dim() != 2 || x.shape[0] < 1)
+            throw new ArgumentException($"--input must be a non-empty [n, d] (rows are samples), got shape {TensorFiles.Shape(x)}");
+        if (y.dim() == 1) y = y.unsqueeze(1);
+        if (y.dim() != 2 || y.shape[0] != x.shape[0])
+            throw new ArgumentException($"--target must be [{x.shape[0]}, out] or [{x.shape[0]}], got shape {TensorFiles.Shape(y)}");
+        var linear = nn.Linear(x.shape[1], y.shape[1], hasBias: false);
+        linear.to(ScalarType.Float64);
+        var h = new HessianOperator(linear, (o, t) => 0.5 * (o - t).square().sum(new long[] { 1 }).mean(), new[] { (x, y) });
+        Write(json, h, topK, trace, density, seed, stdout);
+        return 0;
+    }
+
+    /// <summary>Computes the requested spectrum quantities and writes them as JSON.</summary>
+    internal static void Write(string json, HessianOperator h, int topK, bool trace, bool density, long seed, TextWriter stdout)
+    {
+        var result = new Dictionary<string, object> { ["parameters"] = h.Dimension, ["loss"] = h.Loss() };
+        var (top, _) = HessianSpectrum.TopEigenvalues(h, topK, seed: seed);
+        result["top_eigenvalues"] = top;
+        if (trace)
+        {
+            var t = HessianSpectrum.Trace(h, 100, seed);
+            result["trace"] = t.Trace;
+            result["trace_standard_error"] = t.StandardError;
+        }
+        if (density)
+        {
+            var d = HessianSpectrum.Density(h, steps: (int)Math.Min(80, h.Dimension), runs: 3, seed: seed);
+            result["density"] = new Dictionary<string, object> { ["grid"] = d.Grid, ["values"] = d.Values, ["nodes"] = d.Nodes, ["weights"] = d.Weights, ["sigma"] = d.Sigma };
+        }
+        JsonFiles.Write(json, result);
+        stdout.WriteLine($"analyze hessian: top eigenvalue {top[0]:G6}{(trace ? $", trace {result["trace"]:G6}" : "")} -> {json}");
+    }
+
+    private static int SndRun(CommandLine cl, TextWriter stdout)
+    {
+        string spec = cl.Require("norm");
+        string input = cl.Require("input");
+        long batch = cl.GetLong("batch-size") ?? throw new UsageException("analyze snd: missing required option --batch-size");
+        int samples = (int)(cl.GetLong("samples") ?? 8);
+        int probes = (int)(cl.GetLong("probe") ?? 16);
+        long seed = cl.GetLong("seed") ?? 0;
+        string json = cl.Require("json");
+        cl.EnsureAllUsed();
+        var x = TensorFiles.ReadFloat(input, "--input", ScalarType.Float64);
+        if (x.dim() < 2)
+            throw new ArgumentException($"--input must be [n, C, *spatial] with at least 2 dims, got shape {TensorFiles.Shape(x)}");
+        var norm = NormRegistry.Create(spec, x.shape[1..]);
+        norm.to(ScalarType.Float64);
+        var estimate = Snd.Estimate(norm, x, batch, samples, probes, seed);
+        JsonFiles.Write(json, new Dictionary<string, object>
+        {
+            ["norm"] = spec, ["batch_size"] = batch, ["samples"] = samples, ["probes"] = estimate.PerProbe.Length,
+            ["snd"] = estimate.Mean, ["per_probe"] = estimate.PerProbe,
+        });
+        stdout.WriteLine($"analyze snd: {spec} at batch size {batch}: {estimate.Mean:G6} -> {json}");
+        return 0;
+    }
+}
