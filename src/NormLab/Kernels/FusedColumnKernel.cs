@@ -33,6 +33,6 @@ internal sealed class FusedColumnKernel : NormKernel
         var layout = new RowLayout(n, area.Groups, area.GroupSize, x.numel() / (n * area.Channels), reduceA: false, reduceCg: true);
         var (w, b) = FusedKernels.Affine(layer.Recovery);
         if (!RawTensor.Matches(w, x, layout.C) || !RawTensor.Matches(b, x, layout.C)) return null;
-        return FusedFunction.Apply(new ColumnCall(layout, _op(x.dtype)), x.contiguous(), w, b);
+        return FusedFunction.Apply(new ColumnCall(layout, _op(x.dtype)) { Composite = FusedKernels.Composite(layer, pass) }, x.contiguous(), w, b);
     }
 }

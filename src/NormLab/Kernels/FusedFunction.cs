@@ -28,6 +28,13 @@ internal abstract class FusedCall
     /// </summary>
     public abstract (Tensor? Dx, Tensor?[] Dparameters) Backward(Tensor x, Tensor?[] parameters, IReadOnlyList<Tensor> saved, Tensor dy);
 
+    /// <summary>
+    /// The same forward as differentiable tensor ops (the composite, without updating any running
+    /// estimate), used when backward itself must be differentiated (<c>create_graph</c>: gradient
+    /// penalties, Hessian-vector products). Null: double backward is not supported.
+    /// </summary>
+    public Func<Tensor, Tensor?[], Tensor>? Composite { get; init; }
+
     internal void Record(Tensor x, Tensor?[] parameters)
     {
         NeedInput = x.requires_grad;
@@ -38,8 +45,9 @@ internal abstract class FusedCall
 /// <summary>
 /// The custom autograd function behind every fused kernel: inputs (call, x, parameters...), output y.
 /// Inputs are validated before <see cref="Apply"/>; the backward runs under <see cref="BackwardGuard"/>
-/// and never throws (LibTorch aborts the process on exceptions in a custom backward). The backward is
-/// not itself differentiable: double backward (Hessian tools) uses <see cref="Framework.KernelMode.Native"/>.
+/// and never throws (LibTorch aborts the process on exceptions in a custom backward). When the backward
+/// runs with grad mode on (<c>create_graph</c>), it differentiates the call's composite instead, so
+/// second derivatives are exact rather than silently zero.
 /// </summary>
 internal sealed class FusedFunction : autograd.SingleTensorFunction<FusedFunction>
 {
@@ -81,10 +89,31 @@ internal sealed class FusedFunction : autograd.SingleTensorFunction<FusedFunctio
             var x = all[0];
             var parameters = all.Skip(1).Take(count).Select(t => t is null || t.IsInvalid ? null : t).ToArray();
             var saved = all.Skip(1 + count).ToList();
+            if (is_grad_enabled() && call.Composite is { } composite)
+                return DifferentiableBackward(composite, x, parameters, grad_output);
             var (dx, dp) = call.Backward(x, parameters, saved, grad_output.contiguous());
             var result = new List<Tensor> { null!, dx?.MoveToOuterDisposeScope()! };
             foreach (var g in dp) result.Add(g?.MoveToOuterDisposeScope()!);
             return result;
         });
+    }
+
+    /// <summary>Gradients with a graph: the composite recomputed on the saved inputs and differentiated with create_graph.</summary>
+    private static List<Tensor> DifferentiableBackward(Func<Tensor, Tensor?[], Tensor> composite, Tensor x, Tensor?[] parameters, Tensor dy)
+    {
+        var inputs = new[] { x }.Concat(parameters).ToArray();
+        var wrt = inputs.Where(t => t is { requires_grad: true }).Cast<Tensor>().ToList();
+        var result = new List<Tensor> { null! };
+        if (wrt.Count == 0)
+        {
+            result.AddRange(inputs.Select(_ => (Tensor)null!));
+            return result;
+        }
+        var y = composite(x, parameters);
+        var grads = autograd.grad(new[] { y }, wrt, new[] { dy }, retain_graph: true, create_graph: true, allow_unused: true);
+        int next = 0;
+        foreach (var t in inputs)
+            result.Add(t is { requires_grad: true } ? grads[next++]?.MoveToOuterDisposeScope()! : null!);
+        return result;
     }
 }

@@ -40,6 +40,16 @@ internal static class FusedKernels
     public static (Tensor? Weight, Tensor? Bias) Affine(Recovery recovery) =>
         recovery is AffineRecovery a ? (a.Weight?.contiguous(), a.Bias?.contiguous()) : (null, null);
 
+    /// <summary>
+    /// The layer's composite forward for <paramref name="pass"/>, without updating the running
+    /// estimate: what a fused call differentiates when its backward must itself be differentiable.
+    /// </summary>
+    public static Func<Tensor, Tensor?[], Tensor> Composite(Normalizer layer, NormPass pass)
+    {
+        var quiet = pass.UseRunning ? pass : NormPass.Batch(null);
+        return (x, _) => layer.Recovery.Apply(layer.Operation.Normalize(layer.Area.View(x), layer.Area, quiet).reshape(x.shape), x);
+    }
+
     /// <summary>A small tensor's values as float64.</summary>
     public static double[] Values(Tensor t) => t.detach().to(ScalarType.Float64).contiguous().data<double>().ToArray();
 }

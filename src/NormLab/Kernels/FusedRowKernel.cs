@@ -71,10 +71,10 @@ internal sealed class FusedRowKernel : NormKernel
             var (meanName, spreadName) = op.RunningNames;
             call = new RowCall(layout, op, _kind, batch: false,
                 meanName is null ? null : FusedKernels.Values(running[meanName]),
-                spreadName is null ? null : FusedKernels.Values(running[spreadName]));
+                spreadName is null ? null : FusedKernels.Values(running[spreadName])) { Composite = FusedKernels.Composite(layer, pass) };
         }
         else
-            call = new RowCall(layout, op, _kind, batch: true);
+            call = new RowCall(layout, op, _kind, batch: true) { Composite = FusedKernels.Composite(layer, pass) };
         var y = FusedFunction.Apply(call, x.contiguous(), w, b);
         if (!pass.UseRunning && pass.Running is { } track) UpdateRunning(track, call, op);
         return y;

@@ -33,7 +33,7 @@ internal sealed class FusedSwitchKernel(SwitchableStandardization op) : NormKern
             runningMean = FusedKernels.Values(pass.Running!["mean"]);
             runningVar = FusedKernels.Values(pass.Running["var"]);
         }
-        var call = new SwitchCall(n, c, x.numel() / (n * c), op.Eps, op.UsingBatchNorm, runningMean, runningVar);
+        var call = new SwitchCall(n, c, x.numel() / (n * c), op.Eps, op.UsingBatchNorm, runningMean, runningVar) { Composite = FusedKernels.Composite(layer, pass) };
         var y = FusedFunction.Apply(call, x.contiguous(), w, b, mw, vw);
         if (!pass.UseRunning && pass.Running is { } running)
         {

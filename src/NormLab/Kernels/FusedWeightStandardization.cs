@@ -33,7 +33,21 @@ public static class FusedWeightStandardization
         long rows = weight.shape[0], d = weight.numel() / rows;
         if (d < 2) return null;
         var layout = new RowLayout(rows, 1, 1, d, reduceA: false, reduceCg: true);
-        var call = new RowCall(layout, new StandardizeOp(eps, unbiased: official, epsOutsideRoot: official), AffineKind.None, batch: true);
+        var call = new RowCall(layout, new StandardizeOp(eps, unbiased: official, epsOutsideRoot: official), AffineKind.None, batch: true)
+        {
+            Composite = (w, _) => Formula(w, eps, official),
+        };
         return FusedFunction.Apply(call, weight.contiguous(), null, null);
+    }
+
+    /// <summary>The plain formula (for double backward): rows centered and divided by the std form.</summary>
+    private static Tensor Formula(Tensor w, double eps, bool official)
+    {
+        var rows = w.reshape(w.shape[0], -1);
+        long d = rows.shape[1];
+        var c = rows - rows.mean(new long[] { 1 }, keepdim: true);
+        var squares = c.square().sum(new long[] { 1 }, keepdim: true);
+        var scale = official ? (squares / (d - 1)).sqrt() + eps : (squares / d + eps).sqrt();
+        return (c / scale).reshape(w.shape);
     }
 }

@@ -75,7 +75,7 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
                     (track, (op.Track == WhiteningTrack.Matrix ? matrix : sigma).view(-1, layout.G, d, d).mean(new long[] { 0 })));
             }
         }
-        var call = new WhiteningCall(layout, centered, mean, matrix.contiguous(), sigmaLeaf, graph, batchStatistics: !pass.UseRunning);
+        var call = new WhiteningCall(layout, centered, mean, matrix.contiguous(), sigmaLeaf, graph, batchStatistics: !pass.UseRunning) { Composite = FusedKernels.Composite(layer, pass) };
         return FusedFunction.Apply(call, xc, w, b);
     }
 
