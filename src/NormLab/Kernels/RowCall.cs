@@ -71,6 +71,18 @@ internal sealed class RowCall : FusedCall
         bool elementwise = Kind == AffineKind.Elementwise;
         using var rowDy = new NativeBuffer(perChannel && biasShape is not null ? Layout.Rows : 0);
         using var rowDyXhat = new NativeBuffer(perChannel && weightShape is not null ? Layout.Rows : 0);
+        if (elementwise && Layout.S > RowEngine.LongRow && Layout.RowsPerStat == 1)
+        {
+            using var dgammaLong = new NativeBuffer(weightShape is null ? 0 : Layout.S);
+            using var dbetaLong = new NativeBuffer(biasShape is null ? 0 : Layout.S);
+            RowEngine.BackwardElementwiseTiled(Layout, Op, Batch, RawTensor.Ptr<T>(x), RawTensor.Ptr<T>(dy), RawTensor.Ptr<T>(dx), RawTensor.Ptr<T>(w),
+                RawTensor.Ptr<double>(stats), dgammaLong.Pointer, dbetaLong.Pointer);
+            return (dx, new[]
+            {
+                weightShape is null ? null : Sum(new NativeBuffer?[] { dgammaLong }).to(x.dtype).reshape(weightShape),
+                biasShape is null ? null : Sum(new NativeBuffer?[] { dbetaLong }).to(x.dtype).reshape(biasShape),
+            });
+        }
         var grads = new RowEngine.Gradients
         {
             Dx = dx is null ? 0 : (nint)RawTensor.Ptr<T>(dx),

@@ -145,4 +145,70 @@ internal static unsafe class RowEngine
             }
         });
     }
+
+    /// <summary>Rows longer than this use <see cref="BackwardElementwiseTiled"/>: per-thread dγ, dβ accumulators of the whole row would not fit in cache.</summary>
+    public const long LongRow = 16384;
+
+    /// <summary>Positions per tile of <see cref="BackwardElementwiseTiled"/>.</summary>
+    private const long PositionTile = 2048;
+
+    /// <summary>
+    /// Elementwise-affine backward for long rows (layer areas over large trailing shapes): pass 1 runs
+    /// over tiles of positions, each tile owning its slice of dγ, dβ and writing per-(tile, row) partial
+    /// sums; pass 2 writes dx per (row, tile). <paramref name="dgamma"/>, <paramref name="dbeta"/>
+    /// (length S, zeroed, or null) receive the parameter gradients.
+    /// </summary>
+    public static void BackwardElementwiseTiled<T>(RowLayout layout, StatOp op, bool batch, T* x, T* dy, T* dx, T* gamma, double* stats,
+        double* dgamma, double* dbeta) where T : unmanaged
+    {
+        long count = layout.StatCount, n = layout.Count, s = layout.S, tiles = (s + PositionTile - 1) / PositionTile;
+        using var partial = new NativeBuffer(2 * tiles * count);
+        nint px = (nint)x, pdy = (nint)dy, pdx = (nint)dx, pg = (nint)gamma, ps = (nint)stats, pp = (nint)partial.Pointer, pdg = (nint)dgamma, pdb = (nint)dbeta;
+        KernelParallel.For(tiles, count * PositionTile, (start, end) =>
+        {
+            double* st = (double*)ps, part = (double*)pp;
+            for (long t = start; t < end; t++)
+            {
+                long j0 = t * PositionTile, len = Math.Min(PositionTile, s - j0);
+                for (long k = 0; k < count; k++)
+                {
+                    long off = layout.Row(k, 0).Index * s + j0;
+                    double g1 = 0, g2 = 0;
+                    RowMath.GradSumsElementwise((T*)pdy + off, (T*)px + off, len, st[k], st[count + k], pg == 0 ? null : (T*)pg + j0,
+                        pdg == 0 ? null : (double*)pdg + j0, pdb == 0 ? null : (double*)pdb + j0, ref g1, ref g2);
+                    part[t * count + k] = g1;
+                    part[(tiles + t) * count + k] = g2;
+                }
+            }
+        });
+        if (dx == null) return;
+        var coefficients = new double[2 * count];
+        for (long k = 0; k < count; k++)
+        {
+            double g1 = 0, g2 = 0;
+            for (long t = 0; t < tiles; t++)
+            {
+                g1 += partial.Pointer[t * count + k];
+                g2 += partial.Pointer[(tiles + t) * count + k];
+            }
+            double r = stats[count + k];
+            coefficients[k] = batch && op.Centers ? g1 / n : 0.0;
+            coefficients[count + k] = batch ? op.SpreadGradient(n, stats[2 * count + k], r) * g2 : 0.0;
+        }
+        fixed (double* pc = coefficients)
+        {
+            nint cs = (nint)pc;
+            KernelParallel.For(count * tiles, PositionTile, (start, end) =>
+            {
+                double* st = (double*)ps, co = (double*)cs;
+                for (long i = start; i < end; i++)
+                {
+                    long k = i / tiles, j0 = i % tiles * PositionTile, len = Math.Min(PositionTile, s - j0);
+                    long off = layout.Row(k, 0).Index * s + j0;
+                    RowMath.GradApply((T*)pdy + off, (T*)px + off, (T*)pdx + off, len, st[k], 1.0, co[k], st[count + k], co[count + k], 0.0,
+                        pg == 0 ? null : (T*)pg + j0);
+                }
+            });
+        }
+    }
 }
