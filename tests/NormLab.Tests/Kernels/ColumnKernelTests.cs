@@ -18,7 +18,7 @@ public class ColumnKernelTests
     private static readonly Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> Cases = new()
     {
         ["pn"] = (() => StandardNorms.PositionalNorm(5), new long[] { 3, 5, 7, 9 }),
-        ["pn-affine-biased-two-tiles"] = (() => StandardNorms.PositionalNorm(6, affine: true, unbiased: false), new long[] { 2, 6, 300 }),
+        ["pn-affine-biased-two-tiles"] = (() => StandardNorms.PositionalNorm(6, affine: true, unbiased: false), new long[] { 2, 6, 1100 }),
         ["pn-one-position"] = (() => StandardNorms.PositionalNorm(5, affine: true), new long[] { 4, 5 }),
         ["grouped-channels"] = (() => new Normalizer("GroupedPositional", new ReductionArea(6, 2, ViewAxes.Channel), new Standardization(1e-4),
             AffineRecovery.PerChannel(6)), new long[] { 3, 6, 4, 5 }),

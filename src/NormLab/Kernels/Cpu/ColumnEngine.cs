@@ -9,7 +9,7 @@ namespace NormLab.Kernels.Cpu;
 internal static unsafe class ColumnEngine
 {
     /// <summary>Positions per tile.</summary>
-    private const int Tile = 256;
+    private const int Tile = 1024;
 
     private readonly record struct Item(long Row0, long Stat0, long Length);
 
