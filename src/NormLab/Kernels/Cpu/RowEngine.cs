@@ -31,7 +31,7 @@ internal static unsafe class RowEngine
                 st[k] = mean;
                 st[count + k] = r;
                 st[2 * count + k] = spread;
-                Normalize(layout, kind, k, xs, (T*)py, (T*)pg, (T*)pb, mean, r);
+                Normalize(layout, kind, k, xs, (T*)py, (T*)pg, (T*)pb, mean, r, k + 1 < end);
             }
         });
     }
@@ -53,25 +53,27 @@ internal static unsafe class RowEngine
                 st[k] = mean;
                 st[count + k] = r;
                 st[2 * count + k] = double.NaN;
-                Normalize(layout, kind, k, (T*)px, (T*)py, (T*)pg, (T*)pb, mean, r);
+                Normalize(layout, kind, k, (T*)px, (T*)py, (T*)pg, (T*)pb, mean, r, k + 1 < end);
             }
         });
     }
 
-    private static void Normalize<T>(RowLayout layout, AffineKind kind, long k, T* x, T* y, T* gamma, T* beta, double mean, double r) where T : unmanaged
+    /// <summary>The output pass of statistic k; with <paramref name="prefetchNext"/>, row j of statistic k + 1 is prefetched while row j is written.</summary>
+    private static void Normalize<T>(RowLayout layout, AffineKind kind, long k, T* x, T* y, T* gamma, T* beta, double mean, double r, bool prefetchNext) where T : unmanaged
     {
         long s = layout.S;
         for (long j = 0, rows = layout.RowsPerStat; j < rows; j++)
         {
             var (index, c) = layout.Row(k, j);
             long off = index * s;
+            T* ahead = prefetchNext ? x + layout.Row(k + 1, j).Index * s : null;
             if (kind == AffineKind.Elementwise)
-                RowMath.AffineElementwise(x + off, y + off, s, mean, r, gamma, beta);
+                RowMath.AffineElementwise(x + off, y + off, s, mean, r, gamma, beta, ahead);
             else
             {
                 double scale = gamma == null ? r : r * RowMath.ToDouble(gamma[c]);
                 double shift = beta == null ? 0.0 : RowMath.ToDouble(beta[c]);
-                RowMath.Affine(x + off, y + off, s, mean, scale, shift);
+                RowMath.Affine(x + off, y + off, s, mean, scale, shift, ahead);
             }
         }
     }
@@ -137,10 +139,12 @@ internal static unsafe class RowEngine
                 {
                     var (index, c) = layout.Row(k, j);
                     long off = index * s;
+                    long next = k + 1 < end ? layout.Row(k + 1, j).Index * s : -1;
+                    T* aheadDy = next < 0 ? null : dys + next, aheadX = next < 0 ? null : xs + next;
                     if (kind == AffineKind.Elementwise)
-                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, 1.0, gbar, r, b2, 0.0, gs);
+                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, 1.0, gbar, r, b2, 0.0, gs, aheadDy, aheadX);
                     else
-                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, gs == null ? 1.0 : RowMath.ToDouble(gs[c]), gbar, r, b2, 0.0);
+                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, gs == null ? 1.0 : RowMath.ToDouble(gs[c]), gbar, r, b2, 0.0, null, aheadDy, aheadX);
                 }
             }
         });

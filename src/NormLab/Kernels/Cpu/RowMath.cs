@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NormLab.Kernels.Cpu;
 
@@ -160,14 +161,25 @@ internal static unsafe class RowMath
         sgx += t2;
     }
 
-    /// <summary>y = (x − center)·scale + shift over the row.</summary>
-    public static void Affine<T>(T* x, T* y, long n, double center, double scale, double shift) where T : unmanaged
+    /// <summary>
+    /// y = (x − center)·scale + shift over the row. <paramref name="ahead"/>, when given, is the
+    /// next row the caller will read (same length): it is prefetched into L2 while this one is written,
+    /// so memory stays busy while the core works from cache.
+    /// </summary>
+    public static void Affine<T>(T* x, T* y, long n, double center, double scale, double shift, T* ahead = null) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) AffineF((float*)x, (float*)y, n, (float)center, (float)scale, (float)shift);
-        else AffineD((double*)x, (double*)y, n, center, scale, shift);
+        if (typeof(T) == typeof(float)) AffineF((float*)x, (float*)y, n, (float)center, (float)scale, (float)shift, (byte*)ahead);
+        else AffineD((double*)x, (double*)y, n, center, scale, shift, (byte*)ahead);
     }
 
-    private static void AffineF(float* x, float* y, long n, float center, float scale, float shift)
+    /// <summary>Prefetches the cache line at <paramref name="p"/> into L2 (no-op without SSE or for null).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prefetch(byte* p)
+    {
+        if (Sse.IsSupported && p != null) Sse.Prefetch1(p);
+    }
+
+    private static void AffineF(float* x, float* y, long n, float center, float scale, float shift, byte* ahead)
     {
         var c = Vector256.Create(center);
         var a = Vector256.Create(scale);
@@ -175,13 +187,14 @@ internal static unsafe class RowMath
         long i = 0;
         for (; i + 16 <= n; i += 16)
         {
+            if (ahead != null) Prefetch(ahead + i * sizeof(float));
             Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - c, a, b), y + i);
             Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8) - c, a, b), y + i + 8);
         }
         for (; i < n; i++) y[i] = (x[i] - center) * scale + shift;
     }
 
-    private static void AffineD(double* x, double* y, long n, double center, double scale, double shift)
+    private static void AffineD(double* x, double* y, long n, double center, double scale, double shift, byte* ahead)
     {
         var c = Vector256.Create(center);
         var a = Vector256.Create(scale);
@@ -189,6 +202,7 @@ internal static unsafe class RowMath
         long i = 0;
         for (; i + 8 <= n; i += 8)
         {
+            if (ahead != null) Prefetch(ahead + i * sizeof(double));
             Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - c, a, b), y + i);
             Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 4) - c, a, b), y + i + 4);
         }
@@ -196,19 +210,20 @@ internal static unsafe class RowMath
     }
 
     /// <summary>y = (x − center)·r·γⱼ + βⱼ over the row (γ absent: 1, β absent: 0).</summary>
-    public static void AffineElementwise<T>(T* x, T* y, long n, double center, double r, T* gamma, T* beta) where T : unmanaged
+    public static void AffineElementwise<T>(T* x, T* y, long n, double center, double r, T* gamma, T* beta, T* ahead = null) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) AffineElementwiseF((float*)x, (float*)y, n, (float)center, (float)r, (float*)gamma, (float*)beta);
-        else AffineElementwiseD((double*)x, (double*)y, n, center, r, (double*)gamma, (double*)beta);
+        if (typeof(T) == typeof(float)) AffineElementwiseF((float*)x, (float*)y, n, (float)center, (float)r, (float*)gamma, (float*)beta, (byte*)ahead);
+        else AffineElementwiseD((double*)x, (double*)y, n, center, r, (double*)gamma, (double*)beta, (byte*)ahead);
     }
 
-    private static void AffineElementwiseF(float* x, float* y, long n, float center, float r, float* gamma, float* beta)
+    private static void AffineElementwiseF(float* x, float* y, long n, float center, float r, float* gamma, float* beta, byte* ahead)
     {
         var c = Vector256.Create(center);
         var rv = Vector256.Create(r);
         long i = 0;
         for (; i + 8 <= n; i += 8)
         {
+            if (ahead != null) Prefetch(ahead + i * sizeof(float));
             var v = (Vector256.Load(x + i) - c) * rv;
             if (gamma != null) v *= Vector256.Load(gamma + i);
             if (beta != null) v += Vector256.Load(beta + i);
@@ -223,13 +238,14 @@ internal static unsafe class RowMath
         }
     }
 
-    private static void AffineElementwiseD(double* x, double* y, long n, double center, double r, double* gamma, double* beta)
+    private static void AffineElementwiseD(double* x, double* y, long n, double center, double r, double* gamma, double* beta, byte* ahead)
     {
         var c = Vector256.Create(center);
         var rv = Vector256.Create(r);
         long i = 0;
         for (; i + 4 <= n; i += 4)
         {
+            if (ahead != null) Prefetch(ahead + i * sizeof(double));
             var v = (Vector256.Load(x + i) - c) * rv;
             if (gamma != null) v *= Vector256.Load(gamma + i);
             if (beta != null) v += Vector256.Load(beta + i);
@@ -248,13 +264,18 @@ internal static unsafe class RowMath
     /// dx = (γ·dy − ḡ)·r + b·(x − center) + c0 over the row, with γ = <paramref name="scale"/>·γⱼ (γ null: 1).
     /// Subtracting ḡ before scaling by r keeps dx exactly 0 where the statistic has one element.
     /// </summary>
-    public static void GradApply<T>(T* dy, T* x, T* dx, long n, double center, double scale, double gbar, double r, double b, double c0, T* gamma = null) where T : unmanaged
+    /// <remarks><paramref name="aheadDy"/> and <paramref name="aheadX"/>, when given, are the next rows the caller will read; they are prefetched into L2.</remarks>
+    public static void GradApply<T>(T* dy, T* x, T* dx, long n, double center, double scale, double gbar, double r, double b, double c0, T* gamma = null,
+        T* aheadDy = null, T* aheadX = null) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) GradApplyF((float*)dy, (float*)x, (float*)dx, n, (float)center, (float)scale, (float)gbar, (float)r, (float)b, (float)c0, (float*)gamma);
-        else GradApplyD((double*)dy, (double*)x, (double*)dx, n, center, scale, gbar, r, b, c0, (double*)gamma);
+        if (typeof(T) == typeof(float))
+            GradApplyF((float*)dy, (float*)x, (float*)dx, n, (float)center, (float)scale, (float)gbar, (float)r, (float)b, (float)c0, (float*)gamma, (byte*)aheadDy, (byte*)aheadX);
+        else
+            GradApplyD((double*)dy, (double*)x, (double*)dx, n, center, scale, gbar, r, b, c0, (double*)gamma, (byte*)aheadDy, (byte*)aheadX);
     }
 
-    private static void GradApplyF(float* dy, float* x, float* dx, long n, float center, float scale, float gbar, float r, float b, float c0, float* gamma)
+    private static void GradApplyF(float* dy, float* x, float* dx, long n, float center, float scale, float gbar, float r, float b, float c0, float* gamma,
+        byte* aheadDy, byte* aheadX)
     {
         var cv = Vector256.Create(center);
         var sv = Vector256.Create(scale);
@@ -265,6 +286,11 @@ internal static unsafe class RowMath
         long i = 0;
         for (; i + 8 <= n; i += 8)
         {
+            if (aheadDy != null)
+            {
+                Prefetch(aheadDy + i * sizeof(float));
+                Prefetch(aheadX + i * sizeof(float));
+            }
             var g = Vector256.Load(dy + i) * sv;
             if (gamma != null) g *= Vector256.Load(gamma + i);
             var t = Vector256.FusedMultiplyAdd(g - gv, rv, c0v);
@@ -278,7 +304,8 @@ internal static unsafe class RowMath
         }
     }
 
-    private static void GradApplyD(double* dy, double* x, double* dx, long n, double center, double scale, double gbar, double r, double b, double c0, double* gamma)
+    private static void GradApplyD(double* dy, double* x, double* dx, long n, double center, double scale, double gbar, double r, double b, double c0, double* gamma,
+        byte* aheadDy, byte* aheadX)
     {
         var cv = Vector256.Create(center);
         var sv = Vector256.Create(scale);
@@ -289,6 +316,11 @@ internal static unsafe class RowMath
         long i = 0;
         for (; i + 4 <= n; i += 4)
         {
+            if (aheadDy != null)
+            {
+                Prefetch(aheadDy + i * sizeof(double));
+                Prefetch(aheadX + i * sizeof(double));
+            }
             var g = Vector256.Load(dy + i) * sv;
             if (gamma != null) g *= Vector256.Load(gamma + i);
             var t = Vector256.FusedMultiplyAdd(g - gv, rv, c0v);
