@@ -11,6 +11,7 @@ public static class Cli
     {
         ("list", "normlab list", ListCommand.Run),
         ("apply", "normlab apply --norm SPEC --input X.npy --out DIR [--mode train|eval] [--grad-out G.npy] [--state KEY=FILE.npy ...] [--dtype float64|float32]", ApplyCommand.Run),
+        ("step", "normlab step --optim SPEC --param NAME=P.npy ... --grad NAME=G.npy ... [--state NAME.KEY=FILE.npy ...] [--step-count T] --out DIR", StepCommand.Run),
     };
 
     /// <summary>Runs a command line; returns the exit code (0 success, 1 failure, 2 usage error).</summary>
