@@ -117,5 +117,5 @@ internal static class OptimChecks
             throw new ArgumentException($"{name} ({Format(v)}) must be in [0, 1)", name);
     }
 
-    public static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    public static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture).Replace("E", "e");
 }
