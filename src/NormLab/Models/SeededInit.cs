@@ -21,8 +21,9 @@ internal static class SeededInit
         {
             var weight = layer.get_parameter("weight") ?? throw new InvalidOperationException($"{layer.GetName()} has no weight");
             double bound = 1 / Math.Sqrt(weight.numel() / weight.shape[0]);
-            nn.init.uniform_(weight, -bound, bound, gen);
-            if (layer.get_parameter("bias") is { } bias) nn.init.uniform_(bias, -bound, bound, gen);
+            // Tensor.uniform_, not nn.init.uniform_: TorchSharp 0.107's nn.init.uniform_ ignores its generator.
+            weight.uniform_(-bound, bound, gen);
+            layer.get_parameter("bias")?.uniform_(-bound, bound, gen);
         }
     }
 }
