@@ -14,8 +14,9 @@ namespace NormLab.Cli.Commands;
 /// <remarks>
 /// Each parameter keeps its file's float dtype; its gradient and state are converted to it. With
 /// <c>--step-count T</c> the loaded state counts as T − 1 steps taken, so bias corrections use t = T;
-/// without it, T = 1 (or the <c>NAME.step</c> state when given). A parameter without <c>--grad</c> is
-/// skipped by the step, as PyTorch skips parameters whose grad is None.
+/// without it, T = 1 (or the <c>NAME.step</c> state when given). Optimizers without a step count (SGD,
+/// LARS) ignore it: their first step is the one without a <c>momentum_buffer</c>. A parameter without
+/// <c>--grad</c> is skipped by the step, as PyTorch skips parameters whose grad is None.
 /// </remarks>
 internal static class StepCommand
 {
