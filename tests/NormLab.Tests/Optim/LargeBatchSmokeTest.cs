@@ -17,7 +17,7 @@ namespace NormLab.Tests.Optim;
 public class LargeBatchSmokeTest(ITestOutputHelper output)
 {
     private const int Batch = 512;
-    private const int Epochs = 4;
+    private const int Epochs = 3;
     private const double Lr = 0.1;
     private static readonly double Chance = Math.Log(10);
     private static readonly double Exploded = 5 * Chance;
