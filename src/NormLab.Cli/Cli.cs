@@ -12,6 +12,7 @@ public static class Cli
         ("list", "normlab list", ListCommand.Run),
         ("apply", "normlab apply (--norm SPEC | --weight-norm SPEC) --input X.npy --out DIR [--mode train|eval] [--grad-out G.npy] [--state KEY=FILE.npy ...] [--dtype float64|float32] [--cond C.npy]", ApplyCommand.Run),
         ("analyze", "normlab analyze conditioning --input X.npy [--centered] --json OUT | hessian --model linear --input X.npy --target Y.npy [--top-k K] [--trace] [--density] --json OUT | snd --norm SPEC --input X.npy --batch-size B [--samples S] [--probe P] [--seed N] --json OUT", AnalyzeCommand.Run),
+        ("step", "normlab step --optim SPEC --param NAME=P.npy ... --grad NAME=G.npy ... [--state NAME.KEY=FILE.npy ...] [--step-count T] --out DIR", StepCommand.Run),
     };
 
     /// <summary>Runs a command line; returns the exit code (0 success, 1 failure, 2 usage error).</summary>
