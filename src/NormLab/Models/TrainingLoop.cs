@@ -17,11 +17,11 @@ public static class TrainingLoop
     /// <param name="optimizer">Any TorchSharp optimizer over the model's parameters.</param>
     /// <param name="batches">(inputs, int64 labels) pairs, e.g. <see cref="Data.LabeledDataset.TrainBatches"/>.</param>
     /// <param name="loss">Mean loss of (logits, labels); default cross-entropy.</param>
-    /// <param name="afterStep">Called after every optimizer step (default none).</param>
+    /// <param name="afterStep">Called after every optimizer step with that batch's loss (default none).</param>
     /// <param name="stopOnNonFinite">Stop at the first NaN or infinite batch loss (default true), returning it.</param>
     /// <returns>The sample-weighted mean of the batch losses (each measured before its step); NaN or ±∞ once a batch loss is not finite; NaN for no batches.</returns>
     public static double Epoch(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, IEnumerable<(Tensor X, Tensor Y)> batches,
-        Func<Tensor, Tensor, Tensor>? loss = null, Action? afterStep = null, bool stopOnNonFinite = true)
+        Func<Tensor, Tensor, Tensor>? loss = null, Action<double>? afterStep = null, bool stopOnNonFinite = true)
     {
         loss ??= (logits, labels) => nn.functional.cross_entropy(logits, labels);
         model.train();
@@ -37,8 +37,8 @@ public static class TrainingLoop
             var l = loss(model.call(x), y);
             l.backward();
             optimizer.step();
-            afterStep?.Invoke();
             double value = l.ToDouble();
+            afterStep?.Invoke(value);
             total += value * x.shape[0];
             count += x.shape[0];
             if (!double.IsFinite(value) && stopOnNonFinite) return value;

@@ -112,7 +112,7 @@ public class ModelTests
         var model = new Mlp(6, new long[] { 4 }, classes: 3, seed: 1);
         using var sgd = new Sgd(model.parameters(), lr: 0.1);
         int steps = 0;
-        double loss = NormLab.Models.TrainingLoop.Epoch(model, sgd, d.TrainBatches(4), (l, y) => l.sum() / 0.0, afterStep: () => steps++);
+        double loss = NormLab.Models.TrainingLoop.Epoch(model, sgd, d.TrainBatches(4), (l, y) => l.sum() / 0.0, afterStep: _ => steps++);
         Assert.False(double.IsFinite(loss));
         Assert.Equal(1, steps);
     }
