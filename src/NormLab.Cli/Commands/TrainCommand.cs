@@ -15,7 +15,7 @@ internal static class TrainCommand
 {
     public static int Run(string[] args, TextWriter stdout)
     {
-        var cl = new CommandLine("train", args, new HashSet<string>());
+        var cl = new CommandLine("train", args, new HashSet<string> { "cosine" });
         var config = new TrainingConfig
         {
             Model = cl.GetChoice("model", "mlp", "cnn") ?? "cnn",
@@ -26,6 +26,9 @@ internal static class TrainCommand
             Epochs = (int)(cl.GetLong("epochs") ?? 1),
             TrainLimit = (int)(cl.GetLong("limit") ?? 0),
             Seed = cl.GetLong("seed") ?? 0,
+            Cosine = cl.Flag("cosine"),
+            WarmupSteps = (int)(cl.GetLong("warmup") ?? 0),
+            Widths = cl.Get("widths") is { } w ? ParseWidths(w) : null,
         };
         string data = cl.GetChoice("data", DataSets.Names) ?? "synthetic";
         string outDir = cl.Get("out") ?? Path.Combine("out", "train");
@@ -58,5 +61,13 @@ internal static class TrainCommand
         checkpoint.Save(output.File("model.ckpt"));
         stdout.WriteLine($"train: {config} on {data}: test error {result.TestError:P2} -> {output.Path}");
         return result.Diverged ? 3 : 0;
+    }
+
+    private static long[] ParseWidths(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        return parts.All(p => long.TryParse(p, out var v) && v > 0)
+            ? parts.Select(long.Parse).ToArray()
+            : throw new UsageException($"train: --widths must be positive integers separated by commas, got '{text}'");
     }
 }

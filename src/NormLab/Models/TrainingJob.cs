@@ -14,6 +14,9 @@ public sealed record TrainingConfig
     /// <summary>"cnn" (<see cref="SmallCnn"/>, images) or "mlp" (<see cref="Mlp"/>, any input, flattened).</summary>
     public string Model { get; init; } = "cnn";
 
+    /// <summary>The CNN's three conv widths (default 16, 32, 64) or the MLP's hidden widths (default 128, 128).</summary>
+    public long[]? Widths { get; init; }
+
     /// <summary>Normalizer spec after each conv/hidden layer, or "none".</summary>
     public string Norm { get; init; } = "bn";
 
@@ -46,7 +49,7 @@ public sealed record TrainingConfig
 
     /// <summary>A short label for tables and file names.</summary>
     public override string ToString() =>
-        $"{Model} norm={Norm}{(WeightNorm is null ? "" : $" weight={WeightNorm}")} optim={Optimizer} batch={BatchSize} epochs={Epochs}" +
+        $"{Model}{(Widths is null ? "" : $" widths={string.Join("-", Widths)}")} norm={Norm}{(WeightNorm is null ? "" : $" weight={WeightNorm}")} optim={Optimizer} batch={BatchSize} epochs={Epochs}" +
         $"{(TrainLimit > 0 ? $" limit={TrainLimit}" : "")}{(WarmupSteps > 0 ? $" warmup={WarmupSteps}" : "")}{(Cosine ? " cosine" : "")} seed={Seed}";
 }
 
@@ -86,9 +89,9 @@ public static class TrainingJob
         nn.Module<Tensor, Tensor> model = config.Model switch
         {
             "cnn" when featureShape.Length == 3 && featureShape[1] == featureShape[2] =>
-                new SmallCnn(config.Norm, classes, featureShape[0], featureShape[1], seed: config.Seed),
+                new SmallCnn(config.Norm, classes, featureShape[0], featureShape[1], config.Widths, seed: config.Seed),
             "cnn" => throw new ArgumentException($"model 'cnn' needs square images [C, H, H], got feature shape {Checks.Shape(featureShape)}", "model"),
-            "mlp" => new Mlp(featureShape.Aggregate(1L, (a, b) => a * b), norm: config.Norm, classes: classes, seed: config.Seed),
+            "mlp" => new Mlp(featureShape.Aggregate(1L, (a, b) => a * b), config.Widths, classes, config.Norm, config.Seed),
             _ => throw new ArgumentException($"model '{config.Model}' is not one of cnn, mlp", "model"),
         };
         if (config.WeightNorm is { } spec)
