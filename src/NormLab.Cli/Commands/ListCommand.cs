@@ -9,17 +9,13 @@ internal static class ListCommand
     {
         var cl = new CommandLine("list", args, new HashSet<string>());
         cl.EnsureAllUsed();
-        Print(stdout, "Normalizers (NormRegistry)", Rows(NormRegistry.Entries));
-        Print(stdout, "Weight normalizers (WeightNormRegistry; normlab apply --weight-norm SPEC)", Rows(WeightNormRegistry.Entries));
+        Print(stdout, "Normalizers (NormRegistry; normlab apply --norm SPEC)", NormRegistry.Entries);
+        Print(stdout, "Weight normalizers (WeightNormRegistry; normlab apply --weight-norm SPEC)", WeightNormRegistry.Entries);
+        Print(stdout, "Optimizers (OptimizerRegistry; normlab step --optim SPEC)", OptimizerRegistry.Entries);
         return 0;
     }
 
-    /// <summary>The listing rows of a registry's entries.</summary>
-    internal static IEnumerable<(string Name, IReadOnlyList<string> Aliases, string Summary, IReadOnlyList<SpecKey> Keys, string Paper, string Formula)> Rows<TContext, TResult>(
-        IEnumerable<SpecEntry<TContext, TResult>> entries) =>
-        entries.Select(e => (e.Name, e.Aliases, e.Summary, e.Keys, e.Paper, e.Formula));
-
-    internal static void Print(TextWriter w, string title, IEnumerable<(string Name, IReadOnlyList<string> Aliases, string Summary, IReadOnlyList<SpecKey> Keys, string Paper, string Formula)> entries)
+    private static void Print<TContext, TResult>(TextWriter w, string title, IEnumerable<SpecEntry<TContext, TResult>> entries)
     {
         w.WriteLine(title);
         w.WriteLine(new string('=', title.Length));

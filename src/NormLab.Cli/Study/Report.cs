@@ -103,14 +103,14 @@ internal static class Report
         sb.AppendLine("body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}");
         sb.AppendLine("h1{margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}");
         sb.AppendLine("table{border-collapse:collapse;margin:1em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}");
-        sb.AppendLine(".held{color:#176f2c;font-weight:600}.failed{color:#b00020;font-weight:600}.meta{color:#666}.finding{background:#f6f8fa;border-left:4px solid #4a7;padding:.5em 1em}.finding.no{border-left-color:#c33}");
+        sb.AppendLine(".held{color:#176f2c;font-weight:600}.failed{color:#b00020;font-weight:600}.meta{color:#666}table.claims td,table.claims th{text-align:left;vertical-align:top}.finding{background:#f6f8fa;border-left:4px solid #4a7;padding:.5em 1em}.finding.no{border-left-color:#c33}");
         sb.AppendLine("img{max-width:100%;border:1px solid #eee;margin:.5em 0}caption{caption-side:top;text-align:left;font-style:italic;color:#555;padding-bottom:.3em}");
         sb.AppendLine("</style></head><body>");
         sb.AppendLine("<h1>NormLab study: what normalization does</h1>");
         sb.AppendLine($"<p class=\"meta\">Data: <b>{E(info.Data)}</b>{(info.Quick ? " (quick)" : "")} · seed {info.Seed} · {info.Threads} threads · {info.Seconds:F0} s · {E(info.Started)} · {E(info.Machine)}</p>");
-        sb.AppendLine("<table><caption>The survey's claims, measured</caption><tr><th>experiment</th><th>claim</th><th>held</th><th>finding</th></tr>");
+        sb.AppendLine("<table class=\"claims\"><caption>The survey's claims, measured</caption><tr><th>experiment</th><th>claim</th><th>held</th><th>finding</th></tr>");
         foreach (var r in results)
-            sb.AppendLine($"<tr><td><a href=\"#{r.Id}\">{r.Id}</a> {E(r.Title)}</td><td style=\"text-align:left\">{E(r.Claim)}</td><td class=\"{(r.Held ? "held" : "failed")}\">{(r.Held ? "yes" : "no")}</td><td style=\"text-align:left\">{E(r.Finding)}</td></tr>");
+            sb.AppendLine($"<tr><td><a href=\"#{r.Id}\">{r.Id}</a> {E(r.Title)}</td><td>{E(r.Claim)}</td><td class=\"{(r.Held ? "held" : "failed")}\">{(r.Held ? "yes" : "no")}</td><td>{E(r.Finding)}</td></tr>");
         sb.AppendLine("</table>");
         foreach (var r in results)
         {

@@ -9,7 +9,8 @@ namespace NormLab.Analysis;
 /// <param name="Converged">Whether the tolerance was reached.</param>
 /// <param name="Diverged">Whether the loss grew without bound (above 1e12 times its start, or not finite).</param>
 /// <param name="FinalGap">L(w) − L(w*) at the end.</param>
-public sealed record DescentResult(double LearningRate, int Iterations, bool Converged, bool Diverged, double FinalGap);
+/// <param name="Trace">(iteration, relative gap) every traceEvery iterations, when asked for.</param>
+public sealed record DescentResult(double LearningRate, int Iterations, bool Converged, bool Diverged, double FinalGap, List<double[]>? Trace = null);
 
 /// <summary>
 /// The slides' least-squares example: for L(w) = ½·mean((Xw − y)²), H = E[xxᵀ]; gradient descent with
@@ -23,8 +24,9 @@ public static class LeastSquares
     /// <param name="learningRate">η &gt; 0.</param>
     /// <param name="tolerance">Stop when L(w) − L(w*) ≤ tolerance·max(L(0) − L(w*), tiny). Default 1e-8.</param>
     /// <param name="maxIterations">At most this many steps. Default 100000.</param>
+    /// <param name="traceEvery">Record the relative gap every this many iterations (0 = not at all).</param>
     /// <exception cref="ArgumentException">mismatched shapes or invalid settings.</exception>
-    public static DescentResult GradientDescent(Tensor x, Tensor y, double learningRate, double tolerance = 1e-8, int maxIterations = 100_000)
+    public static DescentResult GradientDescent(Tensor x, Tensor y, double learningRate, double tolerance = 1e-8, int maxIterations = 100_000, int traceEvery = 0)
     {
         if (x.dim() != 2 || x.shape[0] < 2)
             throw new ArgumentException($"x of shape {Checks.Shape(x.shape)} must be [n, d] with n >= 2", nameof(x));
@@ -44,15 +46,18 @@ public static class LeastSquares
         var w = zeros(a.shape[1], dtype: ScalarType.Float64);
         double start = Loss(w) - floor;
         double target = tolerance * Math.Max(start, 1e-300);
+        var trace = traceEvery > 0 ? new List<double[]> { new[] { 0.0, 1.0 } } : null;
         for (int it = 1; it <= maxIterations; it++)
         {
-            w = w - learningRate * (h.matmul(w) - g0);
+            using var step = NewDisposeScope();
+            w.sub_((h.matmul(w) - g0) * learningRate);
             double gap = Loss(w) - floor;
+            if (trace is not null && it % traceEvery == 0) trace.Add(new[] { it, gap / Math.Max(start, 1e-300) });
             if (!double.IsFinite(gap) || gap > 1e12 * Math.Max(start, 1e-300))
-                return new DescentResult(learningRate, it, false, true, gap);
+                return new DescentResult(learningRate, it, false, true, gap, trace);
             if (gap <= target)
-                return new DescentResult(learningRate, it, true, false, gap);
+                return new DescentResult(learningRate, it, true, false, gap, trace);
         }
-        return new DescentResult(learningRate, maxIterations, false, false, Loss(w) - floor);
+        return new DescentResult(learningRate, maxIterations, false, false, Loss(w) - floor, trace);
     }
 }

@@ -85,8 +85,7 @@ public static class Npy
         }
         if (bytes > Array.MaxLength)
             throw new NpyFormatException($"{name}: {bytes} data bytes exceed the largest supported array");
-        var data = new byte[bytes];
-        ReadExactly(stream, data, name, $"{bytes} data bytes for shape ({string.Join(", ", shape)})");
+        var data = ReadData(stream, bytes, name, shape);
         var result = empty(shape, dtype);
         if (bytes > 0) result.bytes = data;
         return result;
@@ -158,6 +157,29 @@ public static class Npy
                 throw new NpyFormatException($"{name}: shape entry '{parts[i]}' is not a non-negative integer");
         }
         return (d.Groups[1].Value, f.Groups[1].Value == "True", shape);
+    }
+
+    /// <summary>Reads the data in chunks as it arrives, so a header declaring a huge array allocates nothing of that size.</summary>
+    private static byte[] ReadData(Stream stream, long bytes, string name, long[] shape)
+    {
+        if (stream.CanSeek)
+        {
+            var all = new byte[bytes];
+            ReadExactly(stream, all, name, $"{bytes} data bytes for shape ({string.Join(", ", shape)})");
+            return all;
+        }
+        var data = new MemoryStream((int)Math.Min(bytes, 1 << 20));
+        var chunk = new byte[1 << 20];
+        long remaining = bytes;
+        while (remaining > 0)
+        {
+            int n = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, remaining));
+            if (n == 0)
+                throw new NpyFormatException($"{name}: file ends after {bytes - remaining} of {bytes} data bytes for shape ({string.Join(", ", shape)}) (truncated)");
+            data.Write(chunk, 0, n);
+            remaining -= n;
+        }
+        return data.ToArray();
     }
 
     private static void ReadExactly(Stream stream, byte[] buffer, string name, string what)

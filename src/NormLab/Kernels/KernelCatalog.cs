@@ -6,7 +6,9 @@ namespace NormLab.Kernels;
 internal static class KernelCatalog
 {
     /// <summary>Installs the catalog into the framework when the assembly loads.</summary>
+#pragma warning disable CA2255 // intended: the catalogue must be installed before any Normalizer is built, and only this assembly creates them
     [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
     internal static void Install() => Normalizer.KernelFinder = For;
 
     public static NormKernel[] For(Normalizer layer) =>

@@ -14,11 +14,14 @@ public class ApplyCommandTests
     {
         var r = CliRunner.Run("list");
         Assert.Equal(0, r.ExitCode);
-        foreach (var e in NormLab.Registry.NormRegistry.Entries)
+        var all = NormLab.Registry.NormRegistry.Entries.Select(e => (e.Name, e.Paper, e.Formula))
+            .Concat(NormLab.Registry.WeightNormRegistry.Entries.Select(e => (e.Name, e.Paper, e.Formula)))
+            .Concat(NormLab.Registry.OptimizerRegistry.Entries.Select(e => (e.Name, e.Paper, e.Formula)));
+        foreach (var (name, paper, formula) in all)
         {
-            Assert.Contains($"{e.Name}(", r.Out);
-            Assert.Contains(e.Paper, r.Out);
-            Assert.Contains(e.Formula, r.Out);
+            Assert.Contains($"{name}(", r.Out);
+            Assert.Contains(paper, r.Out);
+            Assert.Contains(formula, r.Out);
         }
     }
 

@@ -87,11 +87,12 @@ public class IdxTests
             WriteGz(dir[$"{split}-images-idx3-ubyte.gz"], IdxBytes(pixels, n, 28, 28));
             WriteGz(dir[$"{split}-labels-idx1-ubyte.gz"], IdxBytes(Enumerable.Range(0, n).Select(i => (byte)(i + 3)).ToArray(), n));
         }
-        var (train, test) = FashionMnist.Load(dir.Path);
-        Assert.Equal(new long[] { 3, 1, 28, 28 }, train.Images.shape);
-        Assert.Equal(2, test.Count);
-        Assert.Equal(255 / 255.0f, train.Images.max().item<float>());
-        Assert.Equal(new long[] { 3, 4, 5 }, train.Labels.data<long>().ToArray());
+        using var data = FashionMnist.Load(dir.Path);
+        Assert.Equal(new long[] { 3, 1, 28, 28 }, data.TrainX.shape);
+        Assert.Equal(2, data.TestY.shape[0]);
+        Assert.Equal(10, data.Classes);
+        Assert.Equal(255 / 255.0f, data.TrainX.max().item<float>());
+        Assert.Equal(new long[] { 3, 4, 5 }, data.TrainY.data<long>().ToArray());
         WriteGz(dir["t10k-labels-idx1-ubyte.gz"], IdxBytes(new byte[] { 1, 12 }, 2));
         var bad = Assert.Throws<IdxFormatException>(() => FashionMnist.Load(dir.Path));
         Assert.Contains("label 12 is outside the 10 classes", bad.Message);

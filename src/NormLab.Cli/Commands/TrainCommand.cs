@@ -1,0 +1,73 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using NormLab.IO;
+using NormLab.Models;
+using static TorchSharp.torch;
+
+namespace NormLab.Cli.Commands;
+
+/// <summary>
+/// <c>normlab train</c>: trains one configuration and writes its metrics (metrics.csv, metrics.json) and a
+/// checkpoint (model.ckpt) that <c>normlab analyze hessian --checkpoint</c> can load.
+/// </summary>
+internal static class TrainCommand
+{
+    public static int Run(string[] args, TextWriter stdout)
+    {
+        var cl = new CommandLine("train", args, new HashSet<string> { "cosine" });
+        var config = new TrainingConfig
+        {
+            Model = cl.GetChoice("model", "mlp", "cnn") ?? "cnn",
+            Norm = cl.Get("norm") ?? "bn",
+            WeightNorm = cl.Get("weight-norm"),
+            Optimizer = cl.Get("optim") ?? "sgd(lr=0.05,momentum=0.9)",
+            BatchSize = (int)(cl.GetLong("batch-size") ?? 64),
+            Epochs = (int)(cl.GetLong("epochs") ?? 1),
+            TrainLimit = (int)(cl.GetLong("limit") ?? 0),
+            Seed = cl.GetLong("seed") ?? 0,
+            Cosine = cl.Flag("cosine"),
+            WarmupSteps = (int)(cl.GetLong("warmup") ?? 0),
+            Widths = cl.Get("widths") is { } w ? ParseWidths(w) : null,
+        };
+        string data = cl.GetChoice("data", DataSets.Names) ?? "synthetic";
+        string outDir = cl.Get("out") ?? Path.Combine("out", "train");
+        int threads = (int)(cl.GetLong("threads") ?? Environment.ProcessorCount);
+        cl.EnsureAllUsed();
+        if (threads < 1) throw new UsageException($"train: --threads ({threads}) must be at least 1");
+
+        var output = OutputDirectory.Open(outDir);
+        set_num_threads(threads);
+        using var dataset = DataSets.Load(data, config.Model, config.Seed);
+        var progress = Study.Progress.ForConsole(stdout);
+        progress.Start($"train {config.Model} {config.Norm}", 1);
+        long reported = 0;
+        var (result, model) = TrainingJob.Run(config, dataset, onStep: (step, total, loss) =>
+        {
+            if (reported == 0) progress.Start($"train {config.Model} {config.Norm}", total);
+            progress.Advance(step - reported);
+            reported = step;
+        });
+        progress.Finish(result.Diverged ? "diverged" : $"test accuracy {result.Epochs[^1].TestAccuracy:P2}");
+
+        var csv = new StringBuilder("epoch,train_loss,test_loss,test_accuracy,seconds,images_per_second\n");
+        foreach (var e in result.Epochs)
+            csv.AppendLine(string.Join(",", new double[] { e.Epoch, e.TrainLoss, e.TestLoss, e.TestAccuracy, e.Seconds, e.ImagesPerSecond }.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
+        output.WriteText("metrics.csv", csv.ToString());
+        JsonFiles.Write(output.File("metrics.json"), new { data, result });
+        var checkpoint = Checkpoint.Of(model);
+        checkpoint.Metadata["config"] = JsonSerializer.Serialize(config);
+        checkpoint.Metadata["data"] = data;
+        checkpoint.Save(output.File("model.ckpt"));
+        stdout.WriteLine($"train: {config} on {data}: test error {result.TestError:P2} -> {output.Path}");
+        return result.Diverged ? 3 : 0;
+    }
+
+    private static long[] ParseWidths(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        return parts.All(p => long.TryParse(p, out var v) && v > 0)
+            ? parts.Select(long.Parse).ToArray()
+            : throw new UsageException($"train: --widths must be positive integers separated by commas, got '{text}'");
+    }
+}
