@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormLab.Framework;
 using NormLab.Kernels.Cpu;
 using NormLab.Operations;
@@ -109,7 +110,7 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
         fixed (double* ps = sums)
         {
             nint px = (nint)RawTensor.Ptr<T>(x), pss = (nint)ps;
-            KernelParallel.For(sums.LongLength, s, (start, end) =>
+            KernelParallel.For(sums.LongLength, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long row = start; row < end; row++)
                 {
@@ -134,7 +135,7 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
         fixed (double* pm = mean)
         {
             nint px = (nint)RawTensor.Ptr<T>(x), pc = (nint)RawTensor.Ptr<T>(centered), ms = (nint)pm;
-            KernelParallel.For(rows, s, (start, end) =>
+            KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long row = start; row < end; row++)
                 {

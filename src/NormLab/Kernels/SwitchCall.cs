@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormLab.Kernels.Cpu;
 using static TorchSharp.torch;
 
@@ -66,7 +67,7 @@ internal sealed class SwitchCall : FusedCall
         fixed (double* pm = _mIn, pv = _vIn)
         {
             nint xs = (nint)px, ms = (nint)pm, vs = (nint)pv;
-            KernelParallel.For(rows, s, (start, end) =>
+            KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long row = start; row < end; row++)
                 {
@@ -85,7 +86,7 @@ internal sealed class SwitchCall : FusedCall
         {
             nint xs = (nint)px, ys = (nint)py, gs = (nint)gamma, bs = (nint)beta, mus = (nint)pmu, rs = (nint)pr;
             long c = _c;
-            KernelParallel.For(rows, s, (start, end) =>
+            KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long row = start; row < end; row++)
                 {
@@ -178,7 +179,7 @@ internal sealed class SwitchCall : FusedCall
         fixed (double* p1 = sdy, p2 = sdyx, pm = _mIn)
         {
             nint xs = (nint)px, dys = (nint)pdy, s1 = (nint)p1, s2 = (nint)p2, ms = (nint)pm;
-            KernelParallel.For(rows, s, (start, end) =>
+            KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long row = start; row < end; row++)
                     RowMath.GradSums((T*)dys + row * s, (T*)xs + row * s, s, ((double*)ms)[row], ref ((double*)s1)[row], ref ((double*)s2)[row]);
@@ -256,7 +257,7 @@ internal sealed class SwitchCall : FusedCall
             fixed (double* pm = _mIn, pr = _r, pdm = dm, pdv = dv)
             {
                 nint xs = (nint)px, dys = (nint)pdy, dxs = (nint)pdx, gs = (nint)gamma, ms = (nint)pm, rs = (nint)pr, dms = (nint)pdm, dvs = (nint)pdv;
-                KernelParallel.For(rows, s, (start, end) =>
+                KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
                 {
                     for (long row = start; row < end; row++)
                     {

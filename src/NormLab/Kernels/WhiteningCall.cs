@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormLab.Kernels.Cpu;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -88,7 +89,7 @@ internal sealed class WhiteningCall : FusedCall
         long k = matrix.shape[2], s = layout.S, d = layout.D;
         nint po = (nint)RawTensor.Ptr<T>(output), pf = (nint)RawTensor.Ptr<T>(first), ps = (nint)RawTensor.Ptr<T>(second),
             pm = (nint)RawTensor.Ptr<T>(matrix), pb = (nint)RawTensor.Ptr<T>(bias);
-        KernelParallel.For(layout.Blocks, d * s, (start, end) =>
+        KernelParallel.For(layout.Blocks, d * s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             using var scratch = new NativeBuffer((k * TileGemm.Tile * sizeof(T) + 7) / 8);
             for (long b = start; b < end; b++)
@@ -113,7 +114,7 @@ internal sealed class WhiteningCall : FusedCall
         fixed (double* prd = rowDy, pmean = Mean)
         {
             nint xs = (nint)px, dys = (nint)pdy, ws = (nint)pw, rd = (nint)prd, ms = (nint)pmean;
-            KernelParallel.For(rows, s, (start, end) =>
+            KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long row = start; row < end; row++)
                 {

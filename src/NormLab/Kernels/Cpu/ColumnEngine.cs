@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace NormLab.Kernels.Cpu;
 
 /// <summary>
@@ -13,6 +14,7 @@ internal static unsafe class ColumnEngine
 
     private readonly record struct Item(long Row0, long Stat0, long Length);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static long Tiles(long s) => (s + Tile - 1) / Tile;
 
     private static Item ItemAt(RowLayout layout, long i)
@@ -25,11 +27,12 @@ internal static unsafe class ColumnEngine
     }
 
     /// <summary>Forward with batch statistics over the Cg channels of each group.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<T>(RowLayout layout, StatOp op, T* x, T* y, T* gamma, T* beta, double* stats) where T : unmanaged
     {
         long items = layout.A * layout.G * Tiles(layout.S), count = layout.A * layout.G * layout.S, n = layout.Cg, s = layout.S;
         nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, ps = (nint)stats;
-        KernelParallel.For(items, n * Tile, (start, end) =>
+        KernelParallel.For(items, n * Tile, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             T* xs = (T*)px, ys = (T*)py, gs = (T*)pg, bs = (T*)pb;
             double* st = (double*)ps;
@@ -63,6 +66,7 @@ internal static unsafe class ColumnEngine
     /// accumulators <paramref name="dgamma"/>, <paramref name="dbeta"/> (length C each, or null) receive
     /// Σ dy·x̂ and Σ dy per channel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward<T>(RowLayout layout, StatOp op, T* x, T* dy, T* dx, T* gamma, double* stats, NativeBuffer?[]? dgamma, NativeBuffer?[]? dbeta)
         where T : unmanaged
     {
@@ -71,7 +75,7 @@ internal static unsafe class ColumnEngine
         if (dgamma is not null) for (int i = 0; i < chunks; i++) dgamma[i] = new NativeBuffer(layout.C);
         if (dbeta is not null) for (int i = 0; i < chunks; i++) dbeta[i] = new NativeBuffer(layout.C);
         nint px = (nint)x, pdy = (nint)dy, pdx = (nint)dx, pg = (nint)gamma, ps = (nint)stats;
-        KernelParallel.For(items, chunks, (chunk, start, end) =>
+        KernelParallel.For(items, chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, start, end) =>
         {
             T* xs = (T*)px, dys = (T*)pdy, dxs = (T*)pdx, gs = (T*)pg;
             double* st = (double*)ps;

@@ -10,6 +10,7 @@ namespace NormLab.Kernels.Cpu;
 internal static unsafe class ColumnMath
 {
     /// <summary>s1ⱼ += xⱼ − kⱼ and s2ⱼ += (xⱼ − kⱼ)², k a shift row close to the means (null: no shift).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Moments<T>(T* x, T* k, double* s1, double* s2, long n) where T : unmanaged
     {
         long i = 0;
@@ -28,6 +29,7 @@ internal static unsafe class ColumnMath
     }
 
     /// <summary>yⱼ = (xⱼ − μⱼ)·rⱼ·γ + β.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Normalize<T>(T* x, T* y, long n, double* mu, double* r, double gamma, double beta) where T : unmanaged
     {
         var g = Vector256.Create(gamma);
@@ -43,6 +45,7 @@ internal static unsafe class ColumnMath
     /// g1ⱼ += γ·dyⱼ and g2ⱼ += γ·dyⱼ·(xⱼ − μⱼ); adds Σ dy to <paramref name="sdy"/> and
     /// Σ dy·(x − μ)·r to <paramref name="sdyxhat"/> (the row's dβ and dγ contributions).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradSums<T>(T* dy, T* x, long n, double* mu, double* r, double gamma, double* g1, double* g2, ref double sdy, ref double sdyxhat)
         where T : unmanaged
     {
@@ -73,6 +76,7 @@ internal static unsafe class ColumnMath
     }
 
     /// <summary>dxⱼ = (γ·dyⱼ − ḡⱼ)·rⱼ + bⱼ·(xⱼ − μⱼ).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradApply<T>(T* dy, T* x, T* dx, long n, double* mu, double* r, double gamma, double* gbar, double* b) where T : unmanaged
     {
         var gv = Vector256.Create(gamma);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace NormLab.Kernels.Cpu;
 
 /// <summary>
@@ -9,12 +10,13 @@ namespace NormLab.Kernels.Cpu;
 internal static unsafe class RowEngine
 {
     /// <summary>Forward with batch statistics: fills <paramref name="stats"/> and writes y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardBatch<T>(RowLayout layout, StatOp op, AffineKind kind, T* x, T* y, T* gamma, T* beta, double* stats) where T : unmanaged
     {
         long count = layout.StatCount, n = layout.Count, s = layout.S, rows = layout.RowsPerStat;
         bool centers = op.Centers;
         nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, ps = (nint)stats;
-        KernelParallel.For(count, n, (start, end) =>
+        KernelParallel.For(count, n, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             T* xs = (T*)px;
             double* st = (double*)ps;
@@ -37,12 +39,13 @@ internal static unsafe class RowEngine
     }
 
     /// <summary>Forward with stored population statistics (eval): <paramref name="popMean"/>[q] (null: 0) and <paramref name="popSpread"/>[q] (null: r = 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardStored<T>(RowLayout layout, StatOp op, AffineKind kind, T* x, T* y, T* gamma, T* beta,
         double* popMean, double* popSpread, double* stats) where T : unmanaged
     {
         long count = layout.StatCount;
         nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, ps = (nint)stats, pm = (nint)popMean, pv = (nint)popSpread;
-        KernelParallel.For(count, layout.Count, (start, end) =>
+        KernelParallel.For(count, layout.Count, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             double* st = (double*)ps;
             for (long k = start; k < end; k++)
@@ -59,6 +62,7 @@ internal static unsafe class RowEngine
     }
 
     /// <summary>The output pass of statistic k; with <paramref name="prefetchNext"/>, row j of statistic k + 1 is prefetched while row j is written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Normalize<T>(RowLayout layout, AffineKind kind, long k, T* x, T* y, T* gamma, T* beta, double mean, double r, bool prefetchNext) where T : unmanaged
     {
         long s = layout.S;
@@ -95,6 +99,7 @@ internal static unsafe class RowEngine
     /// The fused backward. With batch statistics: a sums pass (Σ dy, Σ dy·(x − μ) per row), then
     /// dx = r·γ·dy + K·(x − μ) + c0 per statistic. With stored statistics: dx = r·γ·dy.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward<T>(RowLayout layout, StatOp op, AffineKind kind, bool batch, T* x, T* dy, T* gamma, double* stats, Gradients grads)
         where T : unmanaged
     {
@@ -104,7 +109,7 @@ internal static unsafe class RowEngine
         if (grads.ElementDgamma is { } eg) for (int i = 0; i < chunks; i++) eg[i] = new NativeBuffer(s);
         if (grads.ElementDbeta is { } eb) for (int i = 0; i < chunks; i++) eb[i] = new NativeBuffer(s);
         nint px = (nint)x, pdy = (nint)dy, pg = (nint)gamma, ps = (nint)stats;
-        KernelParallel.For(count, chunks, (chunk, start, end) =>
+        KernelParallel.For(count, chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, start, end) =>
         {
             T* xs = (T*)px, dys = (T*)pdy, gs = (T*)pg, dxs = (T*)grads.Dx;
             double* st = (double*)ps;
@@ -162,13 +167,14 @@ internal static unsafe class RowEngine
     /// sums; pass 2 writes dx per (row, tile). <paramref name="dgamma"/>, <paramref name="dbeta"/>
     /// (length S, zeroed, or null) receive the parameter gradients.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BackwardElementwiseTiled<T>(RowLayout layout, StatOp op, bool batch, T* x, T* dy, T* dx, T* gamma, double* stats,
         double* dgamma, double* dbeta) where T : unmanaged
     {
         long count = layout.StatCount, n = layout.Count, s = layout.S, tiles = (s + PositionTile - 1) / PositionTile;
         using var partial = new NativeBuffer(2 * tiles * count);
         nint px = (nint)x, pdy = (nint)dy, pdx = (nint)dx, pg = (nint)gamma, ps = (nint)stats, pp = (nint)partial.Pointer, pdg = (nint)dgamma, pdb = (nint)dbeta;
-        KernelParallel.For(tiles, count * PositionTile, (start, end) =>
+        KernelParallel.For(tiles, count * PositionTile, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             double* st = (double*)ps, part = (double*)pp;
             for (long t = start; t < end; t++)
@@ -202,7 +208,7 @@ internal static unsafe class RowEngine
         fixed (double* pc = coefficients)
         {
             nint cs = (nint)pc;
-            KernelParallel.For(count * tiles, PositionTile, (start, end) =>
+            KernelParallel.For(count * tiles, PositionTile, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 double* st = (double*)ps, co = (double*)cs;
                 for (long i = start; i < end; i++)

@@ -12,12 +12,14 @@ namespace NormLab.Kernels.Cpu;
 internal static unsafe class RowMath
 {
     /// <summary>Adds Σ(x − k) and Σ(x − k)² over the row to <paramref name="s1"/>, <paramref name="s2"/> (k: a shift close to the mean).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Moments<T>(T* x, long n, double k, ref double s1, ref double s2) where T : unmanaged
     {
         if (typeof(T) == typeof(float)) MomentsF((float*)x, n, k, ref s1, ref s2);
         else MomentsD((double*)x, n, k, ref s1, ref s2);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MomentsF(float* x, long n, double k, ref double s1, ref double s2)
     {
         var kv = Vector256.Create(k);
@@ -46,6 +48,7 @@ internal static unsafe class RowMath
         s2 += t2;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MomentsD(double* x, long n, double k, ref double s1, ref double s2)
     {
         var kv = Vector256.Create(k);
@@ -71,12 +74,14 @@ internal static unsafe class RowMath
     }
 
     /// <summary>Adds Σ dy and Σ dy·(x − center) over the row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradSums<T>(T* dy, T* x, long n, double center, ref double sdy, ref double sdyx) where T : unmanaged
     {
         if (typeof(T) == typeof(float)) GradSumsF((float*)dy, (float*)x, n, center, ref sdy, ref sdyx);
         else GradSumsD((double*)dy, (double*)x, n, center, ref sdy, ref sdyx);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GradSumsF(float* dy, float* x, long n, double center, ref double sdy, ref double sdyx)
     {
         var cv = Vector256.Create(center);
@@ -100,6 +105,7 @@ internal static unsafe class RowMath
         sdyx += t2;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GradSumsD(double* dy, double* x, long n, double center, ref double sdy, ref double sdyx)
     {
         var cv = Vector256.Create(center);
@@ -128,6 +134,7 @@ internal static unsafe class RowMath
     /// Σ g·(x − center) to <paramref name="sg"/>, <paramref name="sgx"/>, and accumulates
     /// dγⱼ += dy·(x − center)·r and dβⱼ += dy into the float64 arrays (each may be null).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradSumsElementwise<T>(T* dy, T* x, long n, double center, double r, T* gamma,
         double* dgamma, double* dbeta, ref double sg, ref double sgx) where T : unmanaged
     {
@@ -166,6 +173,7 @@ internal static unsafe class RowMath
     /// next row the caller will read (same length): it is prefetched into L2 while this one is written,
     /// so memory stays busy while the core works from cache.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Affine<T>(T* x, T* y, long n, double center, double scale, double shift, T* ahead = null) where T : unmanaged
     {
         if (typeof(T) == typeof(float)) AffineF((float*)x, (float*)y, n, (float)center, (float)scale, (float)shift, (byte*)ahead);
@@ -179,6 +187,7 @@ internal static unsafe class RowMath
         if (Sse.IsSupported && p != null) Sse.Prefetch1(p);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AffineF(float* x, float* y, long n, float center, float scale, float shift, byte* ahead)
     {
         var c = Vector256.Create(center);
@@ -194,6 +203,7 @@ internal static unsafe class RowMath
         for (; i < n; i++) y[i] = (x[i] - center) * scale + shift;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AffineD(double* x, double* y, long n, double center, double scale, double shift, byte* ahead)
     {
         var c = Vector256.Create(center);
@@ -210,12 +220,14 @@ internal static unsafe class RowMath
     }
 
     /// <summary>y = (x − center)·r·γⱼ + βⱼ over the row (γ absent: 1, β absent: 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AffineElementwise<T>(T* x, T* y, long n, double center, double r, T* gamma, T* beta, T* ahead = null) where T : unmanaged
     {
         if (typeof(T) == typeof(float)) AffineElementwiseF((float*)x, (float*)y, n, (float)center, (float)r, (float*)gamma, (float*)beta, (byte*)ahead);
         else AffineElementwiseD((double*)x, (double*)y, n, center, r, (double*)gamma, (double*)beta, (byte*)ahead);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AffineElementwiseF(float* x, float* y, long n, float center, float r, float* gamma, float* beta, byte* ahead)
     {
         var c = Vector256.Create(center);
@@ -238,6 +250,7 @@ internal static unsafe class RowMath
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AffineElementwiseD(double* x, double* y, long n, double center, double r, double* gamma, double* beta, byte* ahead)
     {
         var c = Vector256.Create(center);
@@ -265,6 +278,7 @@ internal static unsafe class RowMath
     /// Subtracting ḡ before scaling by r keeps dx exactly 0 where the statistic has one element.
     /// </summary>
     /// <remarks><paramref name="aheadDy"/> and <paramref name="aheadX"/>, when given, are the next rows the caller will read; they are prefetched into L2.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradApply<T>(T* dy, T* x, T* dx, long n, double center, double scale, double gbar, double r, double b, double c0, T* gamma = null,
         T* aheadDy = null, T* aheadX = null) where T : unmanaged
     {
@@ -274,6 +288,7 @@ internal static unsafe class RowMath
             GradApplyD((double*)dy, (double*)x, (double*)dx, n, center, scale, gbar, r, b, c0, (double*)gamma, (byte*)aheadDy, (byte*)aheadX);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GradApplyF(float* dy, float* x, float* dx, long n, float center, float scale, float gbar, float r, float b, float c0, float* gamma,
         byte* aheadDy, byte* aheadX)
     {
@@ -304,6 +319,7 @@ internal static unsafe class RowMath
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GradApplyD(double* dy, double* x, double* dx, long n, double center, double scale, double gbar, double r, double b, double c0, double* gamma,
         byte* aheadDy, byte* aheadX)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace NormLab.Kernels.Cpu;
@@ -20,6 +21,7 @@ internal static unsafe class TileGemm
     /// <paramref name="bias"/> (d values, or null), writing <paramref name="output"/>.
     /// <paramref name="scratch"/> holds K·<see cref="Tile"/> values.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Apply<T>(T* output, T* first, T* second, long stride, long length, long d, T* m, T* bias, T* scratch) where T : unmanaged
     {
         if (typeof(T) == typeof(float))
@@ -28,6 +30,7 @@ internal static unsafe class TileGemm
             ApplyD((double*)output, (double*)first, (double*)second, stride, length, d, (double*)m, (double*)bias, (double*)scratch);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ApplyF(float* output, float* first, float* second, long stride, long length, long d, float* m, float* bias, float* scratch)
     {
         long k = second == null ? d : 2 * d;
@@ -52,6 +55,7 @@ internal static unsafe class TileGemm
     }
 
     /// <summary>Two output rows at once, sharing the loads of the scratch rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowPairF(float* o0, float* o1, long n, long k, float* m0, float* m1, float b0, float b1, float* scratch)
     {
         long i = 0;
@@ -88,6 +92,7 @@ internal static unsafe class TileGemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowF(float* o, long n, long k, float* m, float b, float* scratch)
     {
         long i = 0;
@@ -109,6 +114,7 @@ internal static unsafe class TileGemm
         if (i < n) RowTailF(o, i, n, k, m, b, scratch);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowTailF(float* o, long from, long n, long k, float* m, float b, float* scratch)
     {
         long i = from;
@@ -126,6 +132,7 @@ internal static unsafe class TileGemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ApplyD(double* output, double* first, double* second, long stride, long length, long d, double* m, double* bias, double* scratch)
     {
         long k = second == null ? d : 2 * d;
