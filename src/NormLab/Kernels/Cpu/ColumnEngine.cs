@@ -51,8 +51,8 @@ internal static unsafe class ColumnEngine
                     double m1 = s1[j] / n;
                     mu[j] = shift == null ? 0.0 : RowMath.ToDouble(shift[j]) + m1;
                     spread[j] = shift == null ? s2[j] / n : Math.Max(s2[j] / n - m1 * m1, 0.0);
-                    r[j] = op.Factor(n, spread[j]);
                 }
+                op.Factors(n, spread, r, it.Length);
                 long c0 = (it.Row0 / s) % layout.C;
                 for (long c = 0; c < n; c++)
                     ColumnMath.Normalize(xs + it.Row0 + c * s, ys + it.Row0 + c * s, it.Length, mu, r,
@@ -99,11 +99,8 @@ internal static unsafe class ColumnEngine
                     if (dg != null) dg[c0 + c] += sdyxhat;
                 }
                 if (dxs == null) continue;
-                for (long j = 0; j < it.Length; j++)
-                {
-                    g2[j] *= op.SpreadGradient(n, spread[j], r[j]);
-                    g1[j] = op.Centers ? g1[j] / n : 0.0;
-                }
+                op.ScaleBySpreadGradient(n, spread, r, g2, it.Length);
+                for (long j = 0; j < it.Length; j++) g1[j] = op.Centers ? g1[j] / n : 0.0;
                 for (long c = 0; c < n; c++)
                     ColumnMath.GradApply(dys + it.Row0 + c * s, xs + it.Row0 + c * s, dxs + it.Row0 + c * s, it.Length, mu, r,
                         gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), g1, g2);

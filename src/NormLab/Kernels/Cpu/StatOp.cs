@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace NormLab.Kernels.Cpu;
 
 /// <summary>
@@ -28,6 +30,18 @@ internal abstract class StatOp
 
     /// <summary>The running-estimate names of the mean and the spread (null where not tracked).</summary>
     public abstract (string? Mean, string? Spread) RunningNames { get; }
+
+    /// <summary>rⱼ = <see cref="Factor"/>(n, spreadⱼ) for <paramref name="count"/> statistics.</summary>
+    public virtual unsafe void Factors(long n, double* spread, double* r, long count)
+    {
+        for (long j = 0; j < count; j++) r[j] = Factor(n, spread[j]);
+    }
+
+    /// <summary>gⱼ ·= <see cref="SpreadGradient"/>(n, spreadⱼ, rⱼ) for <paramref name="count"/> statistics.</summary>
+    public virtual unsafe void ScaleBySpreadGradient(long n, double* spread, double* r, double* g, long count)
+    {
+        for (long j = 0; j < count; j++) g[j] *= SpreadGradient(n, spread[j], r[j]);
+    }
 }
 
 /// <summary>
@@ -58,6 +72,42 @@ internal sealed class StandardizeOp(double eps, bool unbiased, bool epsOutsideRo
     public override double StoredFactor(double stored) => 1.0 / Math.Sqrt(stored + eps);
 
     public override double PopulationSpreadFactor(long n) => Correction(n);
+
+    public override unsafe void Factors(long n, double* spread, double* r, long count)
+    {
+        if (epsOutsideRoot)
+        {
+            base.Factors(n, spread, r, count);
+            return;
+        }
+        var c = Vector256.Create(Scale(n));
+        var e = Vector256.Create(eps);
+        var one = Vector256.Create(1.0);
+        long j = 0;
+        for (; j + 4 <= count; j += 4)
+        {
+            var v = Vector256.Load(spread + j) * c + e;
+            Vector256.Store(one / Vector256.Sqrt(v), r + j);
+        }
+        for (; j < count; j++) r[j] = Factor(n, spread[j]);
+    }
+
+    public override unsafe void ScaleBySpreadGradient(long n, double* spread, double* r, double* g, long count)
+    {
+        if (epsOutsideRoot)
+        {
+            base.ScaleBySpreadGradient(n, spread, r, g, count);
+            return;
+        }
+        var k = Vector256.Create(-Scale(n) / n);
+        long j = 0;
+        for (; j + 4 <= count; j += 4)
+        {
+            var rv = Vector256.Load(r + j);
+            Vector256.Store(Vector256.Load(g + j) * (rv * rv * rv * k), g + j);
+        }
+        for (; j < count; j++) g[j] *= SpreadGradient(n, spread[j], r[j]);
+    }
 
     public override (string? Mean, string? Spread) RunningNames => ("mean", "var");
 }
