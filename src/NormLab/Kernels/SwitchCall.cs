@@ -88,7 +88,7 @@ internal sealed class SwitchCall : FusedCall
             long c = _c;
             KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
-                for (long row = start; row < end; row++)
+                for (long row = end - 1; row >= start; row--)
                 {
                     long ch = row % c;
                     double r = ((double*)rs)[row];
@@ -96,7 +96,7 @@ internal sealed class SwitchCall : FusedCall
                     double shift = bs == 0 ? 0.0 : RowMath.ToDouble(((T*)bs)[ch]);
                     RowMath.Affine((T*)xs + row * s, (T*)ys + row * s, s, ((double*)mus)[row], scale, shift);
                 }
-            });
+            }, reverse: true);
         }
     }
 
@@ -259,14 +259,14 @@ internal sealed class SwitchCall : FusedCall
                 nint xs = (nint)px, dys = (nint)pdy, dxs = (nint)pdx, gs = (nint)gamma, ms = (nint)pm, rs = (nint)pr, dms = (nint)pdm, dvs = (nint)pdv;
                 KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
                 {
-                    for (long row = start; row < end; row++)
+                    for (long row = end - 1; row >= start; row--)
                     {
                         long j = row % c;
                         double gc = gs == 0 ? 1.0 : RowMath.ToDouble(((T*)gs)[j]);
                         RowMath.GradApply((T*)dys + row * s, (T*)xs + row * s, (T*)dxs + row * s, s, ((double*)ms)[row], gc, 0.0,
                             ((double*)rs)[row], 2 * ((double*)dvs)[row] / (s - 1), ((double*)dms)[row] / s);
                     }
-                });
+                }, reverse: true);
             }
         }
         var dtype = x.dtype;
