@@ -38,6 +38,8 @@ internal static unsafe class ColumnEngine
             double* st = (double*)ps;
             double* s1 = stackalloc double[Tile];
             double* s2 = stackalloc double[Tile];
+            T* muT = stackalloc T[Tile];
+            T* rT = stackalloc T[Tile];
             for (long i = start; i < end; i++)
             {
                 var it = ItemAt(layout, i);
@@ -53,9 +55,11 @@ internal static unsafe class ColumnEngine
                     spread[j] = shift == null ? s2[j] / n : Math.Max(s2[j] / n - m1 * m1, 0.0);
                 }
                 op.Factors(n, spread, r, it.Length);
+                ColumnMath.Convert(mu, muT, it.Length);
+                ColumnMath.Convert(r, rT, it.Length);
                 long c0 = (it.Row0 / s) % layout.C;
                 for (long c = 0; c < n; c++)
-                    ColumnMath.Normalize(xs + it.Row0 + c * s, ys + it.Row0 + c * s, it.Length, mu, r,
+                    ColumnMath.NormalizeNative(xs + it.Row0 + c * s, ys + it.Row0 + c * s, it.Length, muT, rT,
                         gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), bs == null ? 0.0 : RowMath.ToDouble(bs[c0 + c]));
             }
         });
@@ -83,6 +87,10 @@ internal static unsafe class ColumnEngine
             double* db = dbeta is null ? null : dbeta[chunk]!.Pointer;
             double* g1 = stackalloc double[Tile];
             double* g2 = stackalloc double[Tile];
+            T* muT = stackalloc T[Tile];
+            T* rT = stackalloc T[Tile];
+            T* g1T = stackalloc T[Tile];
+            T* g2T = stackalloc T[Tile];
             for (long i = start; i < end; i++)
             {
                 var it = ItemAt(layout, i);
@@ -101,9 +109,13 @@ internal static unsafe class ColumnEngine
                 if (dxs == null) continue;
                 op.ScaleBySpreadGradient(n, spread, r, g2, it.Length);
                 for (long j = 0; j < it.Length; j++) g1[j] = op.Centers ? g1[j] / n : 0.0;
+                ColumnMath.Convert(mu, muT, it.Length);
+                ColumnMath.Convert(r, rT, it.Length);
+                ColumnMath.Convert(g1, g1T, it.Length);
+                ColumnMath.Convert(g2, g2T, it.Length);
                 for (long c = 0; c < n; c++)
-                    ColumnMath.GradApply(dys + it.Row0 + c * s, xs + it.Row0 + c * s, dxs + it.Row0 + c * s, it.Length, mu, r,
-                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), g1, g2);
+                    ColumnMath.GradApplyNative(dys + it.Row0 + c * s, xs + it.Row0 + c * s, dxs + it.Row0 + c * s, it.Length, muT, rT,
+                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), g1T, g2T);
             }
         });
     }

@@ -28,19 +28,6 @@ internal static unsafe class ColumnMath
         }
     }
 
-    /// <summary>yⱼ = (xⱼ − μⱼ)·rⱼ·γ + β.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Normalize<T>(T* x, T* y, long n, double* mu, double* r, double gamma, double beta) where T : unmanaged
-    {
-        var g = Vector256.Create(gamma);
-        var b = Vector256.Create(beta);
-        long i = 0;
-        for (; i + 4 <= n; i += 4)
-            Store4(Vector256.FusedMultiplyAdd((RowMath.Load4(x + i) - Vector256.Load(mu + i)) * Vector256.Load(r + i), g, b), y + i);
-        for (; i < n; i++)
-            y[i] = FromDouble<T>((RowMath.ToDouble(x[i]) - mu[i]) * r[i] * gamma + beta);
-    }
-
     /// <summary>
     /// g1ⱼ += γ·dyⱼ and g2ⱼ += γ·dyⱼ·(xⱼ − μⱼ); adds Σ dy to <paramref name="sdy"/> and
     /// Σ dy·(x − μ)·r to <paramref name="sdyxhat"/> (the row's dβ and dγ contributions).
@@ -75,30 +62,41 @@ internal static unsafe class ColumnMath
         sdyxhat += t2;
     }
 
-    /// <summary>dxⱼ = (γ·dyⱼ − ḡⱼ)·rⱼ + bⱼ·(xⱼ − μⱼ).</summary>
+    /// <summary>yⱼ = (xⱼ − μⱼ)·rⱼ·γ + β in the row's own type, with μ and r given in that type (8 floats or 4 doubles per vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void GradApply<T>(T* dy, T* x, T* dx, long n, double* mu, double* r, double gamma, double* gbar, double* b) where T : unmanaged
+    public static void NormalizeNative<T>(T* x, T* y, long n, T* mu, T* r, double gamma, double beta) where T : unmanaged
     {
-        var gv = Vector256.Create(gamma);
-        long i = 0;
-        for (; i + 4 <= n; i += 4)
-        {
-            var t = (RowMath.Load4(dy + i) * gv - Vector256.Load(gbar + i)) * Vector256.Load(r + i);
-            Store4(Vector256.FusedMultiplyAdd(RowMath.Load4(x + i) - Vector256.Load(mu + i), Vector256.Load(b + i), t), dx + i);
-        }
+        var g = Vector256.Create(FromDouble<T>(gamma));
+        var b = Vector256.Create(FromDouble<T>(beta));
+        long i = 0, lanes = Vector256<T>.Count;
+        for (; i + lanes <= n; i += lanes)
+            Vector256.Store((Vector256.Load(x + i) - Vector256.Load(mu + i)) * Vector256.Load(r + i) * g + b, y + i);
         for (; i < n; i++)
-            dx[i] = FromDouble<T>((RowMath.ToDouble(dy[i]) * gamma - gbar[i]) * r[i] + (RowMath.ToDouble(x[i]) - mu[i]) * b[i]);
+            y[i] = FromDouble<T>((RowMath.ToDouble(x[i]) - RowMath.ToDouble(mu[i])) * RowMath.ToDouble(r[i]) * gamma + beta);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store4<T>(Vector256<double> v, T* p) where T : unmanaged
+    /// <summary>dxⱼ = (γ·dyⱼ − ḡⱼ)·rⱼ + bⱼ·(xⱼ − μⱼ) in the row's own type.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GradApplyNative<T>(T* dy, T* x, T* dx, long n, T* mu, T* r, double gamma, T* gbar, T* b) where T : unmanaged
     {
-        if (typeof(T) == typeof(double)) Vector256.Store(v, (double*)p);
-        else Vector128.Store(Vector256.Narrow(v, v).GetLower(), (float*)p);
+        var gv = Vector256.Create(FromDouble<T>(gamma));
+        long i = 0, lanes = Vector256<T>.Count;
+        for (; i + lanes <= n; i += lanes)
+            Vector256.Store((Vector256.Load(dy + i) * gv - Vector256.Load(gbar + i)) * Vector256.Load(r + i)
+                + (Vector256.Load(x + i) - Vector256.Load(mu + i)) * Vector256.Load(b + i), dx + i);
+        for (; i < n; i++)
+            dx[i] = FromDouble<T>((RowMath.ToDouble(dy[i]) * gamma - RowMath.ToDouble(gbar[i])) * RowMath.ToDouble(r[i])
+                + (RowMath.ToDouble(x[i]) - RowMath.ToDouble(mu[i])) * RowMath.ToDouble(b[i]));
+    }
+
+    /// <summary>Converts float64 values to the row type.</summary>
+    public static void Convert<T>(double* from, T* to, long n) where T : unmanaged
+    {
+        for (long i = 0; i < n; i++) to[i] = FromDouble<T>(from[i]);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T FromDouble<T>(double v) where T : unmanaged
+    internal static T FromDouble<T>(double v) where T : unmanaged
     {
         if (typeof(T) == typeof(double)) return Unsafe.As<double, T>(ref v);
         float f = (float)v;
