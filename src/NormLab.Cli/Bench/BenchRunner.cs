@@ -47,7 +47,13 @@ internal static class BenchRunner
         return Median(times);
     }
 
-    /// <summary>The three passes of one target, each with the median of <paramref name="repeat"/> timed runs after <paramref name="warmup"/> untimed ones.</summary>
+    /// <summary>
+    /// The three passes of one target, each with the median of <paramref name="repeat"/> timed runs
+    /// after warm-up: at least <paramref name="warmup"/> untimed runs of every implementation, and more
+    /// (up to <see cref="MaxWarmup"/> runs or <see cref="WarmupBudget"/>) until the last three runs of
+    /// each agree within 30%. On these VMs the first runs fault in fresh pages for every new buffer
+    /// size, which takes several runs.
+    /// </summary>
     public static IEnumerable<BenchRow> Run(BenchTarget target, int warmup, int repeat, double copyGbps, Generator generator)
     {
         using var dy = randn(target.Input.shape, target.Input.dtype, generator: generator);
@@ -55,18 +61,31 @@ internal static class BenchRunner
         if (target.Native is { } native) implementations.Add(native);
         foreach (var pass in new[] { BenchPass.Forward, BenchPass.Backward, BenchPass.ForwardBackward })
         {
+            var warm = implementations.Select(_ => new List<double>()).ToArray();
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < MaxWarmup; i++)
+            {
+                for (int k = 0; k < implementations.Count; k++) warm[k].Add(Time(implementations[k], target, pass, dy));
+                if (i + 1 >= warmup && (warm.All(Settled) || clock.Elapsed > WarmupBudget)) break;
+            }
             var times = implementations.Select(_ => new List<double>()).ToArray();
-            for (int i = 0; i < warmup + repeat; i++)
+            for (int i = 0; i < repeat; i++)
                 for (int k = 0; k < implementations.Count; k++)
-                {
-                    double ms = Time(implementations[k], target, pass, dy);
-                    if (i >= warmup) times[k].Add(ms);
-                }
+                    times[k].Add(Time(implementations[k], target, pass, dy));
             yield return new BenchRow(target.Spec, target.Shape, pass, Median(times[0]),
                 target.Native is null ? null : Median(times[2]), Median(times[1]),
                 target.FloorBytes(pass) / (copyGbps * 1e9) * 1e3);
         }
     }
+
+    /// <summary>The most warm-up runs per implementation and pass.</summary>
+    private const int MaxWarmup = 15;
+
+    /// <summary>The longest warm-up per pass before timing starts anyway.</summary>
+    private static readonly TimeSpan WarmupBudget = TimeSpan.FromSeconds(5);
+
+    private static bool Settled(List<double> times) =>
+        times.Count >= 3 && times.TakeLast(3).Max() <= 1.3 * times.TakeLast(3).Min();
 
     /// <summary>Times one run of a pass; the graph and every tensor it made are released before returning.</summary>
     private static double Time(Func<Tensor, Tensor> f, BenchTarget target, BenchPass pass, Tensor dy)

@@ -35,8 +35,8 @@ internal static class BenchCommand
         set_num_threads((int)threads);
         try
         {
-            // Several warm-up runs: the first runs of each implementation fault in fresh pages for its buffers.
-            int warmup = repeat == 1 ? 1 : 4;
+            // Warm-up runs: the first runs of each implementation fault in fresh pages for its buffers.
+            int warmup = repeat == 1 ? 1 : 3;
             var generator = new Generator(2024);
             double copyGbps = BenchRunner.CopyBandwidth(warmup, (int)Math.Max(repeat, 5));
             BenchReport.Header(stdout, copyGbps, (int)threads, (int)repeat);

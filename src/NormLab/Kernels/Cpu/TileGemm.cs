@@ -46,12 +46,56 @@ internal static unsafe class TileGemm
                 for (; i < vectors; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
                 for (; i < n; i++) dst[i] = src[i];
             }
-            for (long c = 0; c + 1 < d; c += 2)
+            long c4 = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; c4 + 4 <= d; c4 += 4)
+                    RowQuad512(output + c4 * stride + s0, stride, n, k, m + c4 * k, bias == null ? null : bias + c4, scratch);
+            for (long c = c4; c + 1 < d; c += 2)
                 RowPairF(output + c * stride + s0, output + (c + 1) * stride + s0, n, k, m + c * k, m + (c + 1) * k,
                     bias == null ? 0f : bias[c], bias == null ? 0f : bias[c + 1], scratch);
-            if (d % 2 == 1)
+            if ((d - c4) % 2 == 1)
                 RowF(output + (d - 1) * stride + s0, n, k, m + (d - 1) * k, bias == null ? 0f : bias[d - 1], scratch);
         }
+    }
+
+    /// <summary>Four output rows at once with 512-bit vectors (16 floats), sharing the loads of the scratch rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowQuad512(float* o, long stride, long n, long k, float* m, float* bias, float* scratch)
+    {
+        long i = 0;
+        for (; i + 32 <= n; i += 32)
+        {
+            var b0 = Vector512.Create(bias == null ? 0f : bias[0]);
+            var b1 = Vector512.Create(bias == null ? 0f : bias[1]);
+            var b2 = Vector512.Create(bias == null ? 0f : bias[2]);
+            var b3 = Vector512.Create(bias == null ? 0f : bias[3]);
+            Vector512<float> a0 = b0, a1 = b0, c0 = b1, c1 = b1, e0 = b2, e1 = b2, f0 = b3, f1 = b3;
+            for (long r = 0; r < k; r++)
+            {
+                float* t = scratch + r * Tile + i;
+                var x0 = Vector512.Load(t);
+                var x1 = Vector512.Load(t + 16);
+                var w0 = Vector512.Create(m[r]);
+                var w1 = Vector512.Create(m[k + r]);
+                var w2 = Vector512.Create(m[2 * k + r]);
+                var w3 = Vector512.Create(m[3 * k + r]);
+                a0 = Vector512.FusedMultiplyAdd(w0, x0, a0);
+                a1 = Vector512.FusedMultiplyAdd(w0, x1, a1);
+                c0 = Vector512.FusedMultiplyAdd(w1, x0, c0);
+                c1 = Vector512.FusedMultiplyAdd(w1, x1, c1);
+                e0 = Vector512.FusedMultiplyAdd(w2, x0, e0);
+                e1 = Vector512.FusedMultiplyAdd(w2, x1, e1);
+                f0 = Vector512.FusedMultiplyAdd(w3, x0, f0);
+                f1 = Vector512.FusedMultiplyAdd(w3, x1, f1);
+            }
+            Vector512.Store(a0, o + i); Vector512.Store(a1, o + i + 16);
+            Vector512.Store(c0, o + stride + i); Vector512.Store(c1, o + stride + i + 16);
+            Vector512.Store(e0, o + 2 * stride + i); Vector512.Store(e1, o + 2 * stride + i + 16);
+            Vector512.Store(f0, o + 3 * stride + i); Vector512.Store(f1, o + 3 * stride + i + 16);
+        }
+        if (i < n)
+            for (long c = 0; c < 4; c++)
+                RowTailF(o + c * stride, i, n, k, m + c * k, bias == null ? 0f : bias[c], scratch);
     }
 
     /// <summary>Two output rows at once, sharing the loads of the scratch rows.</summary>
