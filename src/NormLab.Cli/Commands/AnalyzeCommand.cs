@@ -118,7 +118,7 @@ internal static class AnalyzeCommand
     internal static void Write(string json, HessianOperator h, int topK, bool trace, bool density, long seed, TextWriter stdout)
     {
         var result = new Dictionary<string, object> { ["parameters"] = h.Dimension, ["loss"] = h.Loss() };
-        var (top, _) = HessianSpectrum.TopEigenvalues(h, topK, seed: seed);
+        var (top, _) = HessianSpectrum.TopEigenvalues(h, topK, maxIterations: 100, tolerance: 1e-6, seed: seed);
         result["top_eigenvalues"] = top;
         if (trace)
         {

@@ -26,7 +26,7 @@ public class TrainCommandTests
         Assert.Contains("\"Norm\":\"gn(groups=4)\"", checkpoint.Metadata["config"]);
 
         r = CliRunner.Run("analyze", "hessian", "--model", "cnn", "--checkpoint", Path.Combine(dir["run"], "model.ckpt"), "--samples", "16",
-            "--trace", "--json", dir["h.json"]);
+            "--json", dir["h.json"]);
         Assert.True(r.ExitCode == 0, r.Err);
         var h = JsonDocument.Parse(File.ReadAllText(dir["h.json"])).RootElement;
         Assert.True(double.IsFinite(h.GetProperty("top_eigenvalues")[0].GetDouble()));
