@@ -33,12 +33,14 @@ internal static class TrainCommand
         string data = cl.GetChoice("data", DataSets.Names) ?? "synthetic";
         string outDir = cl.Get("out") ?? Path.Combine("out", "train");
         int threads = (int)(cl.GetLong("threads") ?? Environment.ProcessorCount);
+        int? monitorEvery = (int?)cl.GetLong("monitor");
         cl.EnsureAllUsed();
+        if (monitorEvery is < 1) throw new UsageException($"train: --monitor ({monitorEvery}) must be at least 1");
         if (threads < 1) throw new UsageException($"train: --threads ({threads}) must be at least 1");
 
         var output = OutputDirectory.Open(outDir);
         set_num_threads(threads);
-        using var dataset = DataSets.Load(data, config.Model, config.Seed);
+        using var dataset = DataSets.Load(data, config.Model, config.Seed, config.TrainLimit > 0 ? config.TrainLimit : 6000);
         var progress = Study.Progress.ForConsole(stdout);
         progress.Start($"train {config.Model} {config.Norm}", 1);
         long reported = 0;
@@ -47,7 +49,7 @@ internal static class TrainCommand
             if (reported == 0) progress.Start($"train {config.Model} {config.Norm}", total);
             progress.Advance(step - reported);
             reported = step;
-        });
+        }, monitor: monitorEvery is null ? null : output.File("monitor.csv"), monitorEvery: monitorEvery ?? 10);
         progress.Finish(result.Diverged ? "diverged" : $"test accuracy {result.Epochs[^1].TestAccuracy:P2}");
 
         var csv = new StringBuilder("epoch,train_loss,test_loss,test_accuracy,seconds,images_per_second\n");

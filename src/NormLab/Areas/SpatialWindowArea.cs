@@ -33,10 +33,7 @@ public sealed class SpatialWindowArea : NormArea
     /// <exception cref="ArgumentException">an invalid value, named in the message.</exception>
     public SpatialWindowArea(long channels, long groups, long size, WindowKernel kernel = WindowKernel.Box, double? sigma = null)
     {
-        Checks.AtLeast(channels, 1, "num_channels");
-        Checks.AtLeast(groups, 1, "groups");
-        if (channels % groups != 0)
-            throw new ArgumentException($"groups ({groups}) must divide num_channels ({channels})", nameof(groups));
+        Checks.Divides(groups, "groups", channels);
         Channels = channels;
         Groups = groups;
         Size = Checks.AtLeast(size, 1, "window");

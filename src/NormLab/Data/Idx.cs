@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using NormLab.IO;
 using static TorchSharp.torch;
 
 namespace NormLab.Data;
@@ -17,8 +18,6 @@ public static class Idx
 {
     /// <summary>The largest data size accepted, in bytes (1 GiB; Fashion-MNIST's training images are 47 MB).</summary>
     public const long MaxDataBytes = 1L << 30;
-
-    private const int Chunk = 1 << 20;
 
     /// <summary>Reads an unsigned-byte IDX file (gzip-compressed when the name ends in .gz) as a uint8 tensor.</summary>
     /// <exception cref="IdxFormatException">a malformed, truncated or oversized file.</exception>
@@ -55,21 +54,13 @@ public static class Idx
             }
             if (bytes > MaxDataBytes)
                 throw new IdxFormatException($"{name}: shape ({string.Join(", ", shape)}) declares more than {MaxDataBytes} bytes (corrupt header?)");
-            var data = new MemoryStream((int)Math.Min(bytes, Chunk));
-            var buffer = new byte[Chunk];
-            long remaining = bytes;
-            while (remaining > 0)
-            {
-                int n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
-                if (n == 0)
-                    throw new IdxFormatException($"{name}: data ends after {bytes - remaining} of {bytes} bytes for shape ({string.Join(", ", shape)}) (truncated)");
-                data.Write(buffer, 0, n);
-                remaining -= n;
-            }
+            var data = StreamReads.Chunked(stream, bytes, read =>
+                new IdxFormatException($"{name}: data ends after {read} of {bytes} bytes for shape ({string.Join(", ", shape)}) (truncated)"));
+            var buffer = new byte[1];
             if (stream.Read(buffer, 0, 1) != 0)
                 throw new IdxFormatException($"{name}: data continues past the {bytes} bytes the header declares (corrupt)");
             var result = empty(shape, ScalarType.Byte);
-            if (bytes > 0) result.bytes = data.GetBuffer().AsSpan(0, (int)bytes);
+            if (bytes > 0) result.bytes = data.AsSpan(0, (int)bytes);
             return result;
         }
         catch (InvalidDataException e)
@@ -78,16 +69,8 @@ public static class Idx
         }
     }
 
-    private static void ReadExactly(Stream stream, byte[] buffer, string name, string what)
-    {
-        int read = 0;
-        while (read < buffer.Length)
-        {
-            int n = stream.Read(buffer, read, buffer.Length - read);
-            if (n == 0) throw new IdxFormatException($"{name}: file ends after {read} of {buffer.Length} bytes of {what} (truncated)");
-            read += n;
-        }
-    }
+    private static void ReadExactly(Stream stream, byte[] buffer, string name, string what) =>
+        StreamReads.Exactly(stream, buffer, read => new IdxFormatException($"{name}: file ends after {read} of {buffer.Length} bytes of {what} (truncated)"));
 }
 
 /// <summary>An IDX file that is malformed, truncated, oversized or of an unsupported kind.</summary>

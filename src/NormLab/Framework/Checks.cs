@@ -19,5 +19,14 @@ internal static class Checks
         double.IsFinite(value) && value >= min && value <= max ? value
             : throw new ArgumentException($"{name} ({value}) must be in [{min}, {max}]", name);
 
+    /// <summary>Checks that a group count or size (≥ 1) divides the channel count (≥ 1).</summary>
+    public static long Divides(long divisor, string divisorName, long channels)
+    {
+        AtLeast(channels, 1, "num_channels");
+        AtLeast(divisor, 1, divisorName);
+        return channels % divisor == 0 ? divisor
+            : throw new ArgumentException($"{divisorName} ({divisor}) must divide num_channels ({channels})", divisorName);
+    }
+
     public static string Shape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
 }

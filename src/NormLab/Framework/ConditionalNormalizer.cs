@@ -28,11 +28,20 @@ public class ConditionalNormalizer : ConditionalNormModule
     public nn.Module<Tensor, Tensor> Norm => (nn.Module<Tensor, Tensor>)State.Child("param_free_norm");
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The dtype and empty-input rules of <see cref="Normalizer"/> apply: float16/bfloat16 inputs are
+    /// computed in float32 and cast back; an input without elements gives an empty output.
+    /// </remarks>
     public override Tensor forward(Tensor x, Tensor condition)
     {
+        Precision.Validate(x, this, GetName());
         Recovery.ValidateCondition(condition, x);
+        if (x.numel() == 0) return x.clone();
         using var scope = NewDisposeScope();
-        var normalized = Norm.call(x);
-        return Recovery.Apply(normalized, x, condition).MoveToOuterDisposeScope();
+        var work = Precision.ComputeType(x, this);
+        var input = work == x.dtype ? x : x.to(work);
+        var normalized = Norm.call(input);
+        var y = Recovery.Apply(normalized, input, condition);
+        return (y.dtype == x.dtype ? y : y.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

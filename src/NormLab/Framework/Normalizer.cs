@@ -64,10 +64,23 @@ public class Normalizer : NormModule
     public IReadOnlyList<int>? InputRanks { get; }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// An input without elements gives an empty output and leaves the running statistics alone.
+    /// Float16/bfloat16 inputs are normalized in float32 (statistics included) and the output is cast
+    /// back; see <see cref="Precision"/> for the dtype rules.
+    /// </remarks>
     public override Tensor forward(Tensor x)
     {
         Validate(x);
+        if (x.numel() == 0) return x.clone();
         using var scope = NewDisposeScope();
+        var work = Precision.ComputeType(x, this);
+        var y = Normalize(work == x.dtype ? x : x.to(work));
+        return (y.dtype == x.dtype ? y : y.to(x.dtype)).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Normalize(Tensor x)
+    {
         var pass = ChoosePass();
         var v = Area.View(x);
         if (!pass.UseRunning && Operation.NeedsSpread && Area.RequiresMultipleValues && Operation.ValuesPerStatistic(Area, v) < 2)
@@ -75,9 +88,9 @@ public class Normalizer : NormModule
                 $"input of shape {Checks.Shape(x.shape)} gives 1 value per statistic of area '{Area.Name}'; batch statistics need more than 1 value (use a larger batch or spatial size, or eval mode with running statistics)", "input");
         foreach (var kernel in _kernels)
             if (kernel.Allowed && kernel.TryForward(this, x, pass) is { } fast)
-                return fast.MoveToOuterDisposeScope();
+                return fast;
         var y = Operation.Normalize(v, Area, pass).reshape(x.shape);
-        return Recovery.Apply(y, x).MoveToOuterDisposeScope();
+        return Recovery.Apply(y, x);
     }
 
     /// <summary>
@@ -96,5 +109,6 @@ public class Normalizer : NormModule
                 $"input has {x.dim()} dims (shape {Checks.Shape(x.shape)}); {GetName()} expects {string.Join(" or ", ranks)} dims", "input");
         Area.Validate(x);
         Operation.Validate(x);
+        Precision.Validate(x, this, GetName());
     }
 }

@@ -19,10 +19,7 @@ public class ReductionArea : NormArea
     /// <exception cref="ArgumentException">channels or groups below 1, or groups not dividing channels.</exception>
     public ReductionArea(long channels, long groups, ViewAxes reduce, bool requiresMultipleValues = false)
     {
-        Checks.AtLeast(channels, 1, "num_channels");
-        Checks.AtLeast(groups, 1, "groups");
-        if (channels % groups != 0)
-            throw new ArgumentException($"groups ({groups}) must divide num_channels ({channels})", nameof(groups));
+        Checks.Divides(groups, "groups", channels);
         Channels = channels;
         Groups = groups;
         Reduce = reduce;

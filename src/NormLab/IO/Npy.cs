@@ -159,40 +159,11 @@ public static class Npy
         return (d.Groups[1].Value, f.Groups[1].Value == "True", shape);
     }
 
-    /// <summary>Reads the data in chunks as it arrives, so a header declaring a huge array allocates nothing of that size.</summary>
-    private static byte[] ReadData(Stream stream, long bytes, string name, long[] shape)
-    {
-        if (stream.CanSeek)
-        {
-            var all = new byte[bytes];
-            ReadExactly(stream, all, name, $"{bytes} data bytes for shape ({string.Join(", ", shape)})");
-            return all;
-        }
-        var data = new MemoryStream((int)Math.Min(bytes, 1 << 20));
-        var chunk = new byte[1 << 20];
-        long remaining = bytes;
-        while (remaining > 0)
-        {
-            int n = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, remaining));
-            if (n == 0)
-                throw new NpyFormatException($"{name}: file ends after {bytes - remaining} of {bytes} data bytes for shape ({string.Join(", ", shape)}) (truncated)");
-            data.Write(chunk, 0, n);
-            remaining -= n;
-        }
-        return data.ToArray();
-    }
+    private static byte[] ReadData(Stream stream, long bytes, string name, long[] shape) =>
+        StreamReads.Chunked(stream, bytes, read => new NpyFormatException($"{name}: file ends after {read} of {bytes} data bytes for shape ({string.Join(", ", shape)}) (truncated)"));
 
-    private static void ReadExactly(Stream stream, byte[] buffer, string name, string what)
-    {
-        int read = 0;
-        while (read < buffer.Length)
-        {
-            int n = stream.Read(buffer, read, buffer.Length - read);
-            if (n == 0)
-                throw new NpyFormatException($"{name}: file ends after {read} of {buffer.Length} bytes of {what} (truncated)");
-            read += n;
-        }
-    }
+    private static void ReadExactly(Stream stream, byte[] buffer, string name, string what) =>
+        StreamReads.Exactly(stream, buffer, read => new NpyFormatException($"{name}: file ends after {read} of {buffer.Length} bytes of {what} (truncated)"));
 }
 
 /// <summary>A .npy file that is malformed, truncated or of an unsupported kind.</summary>

@@ -56,13 +56,7 @@ public static class WhiteningNorms
     public static Normalizer IterNorm(long num_channels, long group = 16, long T = 5, double eps = 1e-5, double? momentum = 0.1, bool affine = true) =>
         BatchWhitening(WhiteningMethod.IterNorm, num_channels, group, eps, momentum, affine, T: T);
 
-    internal static long Groups(long channels, long group)
-    {
-        Checks.AtLeast(group, 1, nameof(group));
-        if (channels % group != 0)
-            throw new ArgumentException($"group ({group}) must divide num_channels ({channels})", nameof(group));
-        return channels / group;
-    }
+    internal static long Groups(long channels, long group) => channels / Checks.Divides(group, nameof(group), channels);
 
     internal static Recovery Affine(long channels, bool affine) =>
         affine ? new AffineRecovery(new[] { channels }, AffineLayout.PerChannel) : new IdentityRecovery();

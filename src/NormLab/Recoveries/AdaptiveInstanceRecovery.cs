@@ -39,12 +39,8 @@ public sealed class AdaptiveInstanceRecovery(double eps = 1e-5) : ConditionalRec
     public override Tensor Apply(Tensor normalized, Tensor input, Tensor condition)
     {
         var style = condition.to(normalized.dtype).reshape(condition.shape[0], condition.shape[1], -1);
-        var shape = new long[normalized.dim()];
-        Array.Fill(shape, 1L);
-        shape[0] = style.shape[0];
-        shape[1] = style.shape[1];
-        var mean = style.mean(new long[] { 2 }).view(shape);
-        var std = (style.var(2, unbiased: true) + Eps).sqrt().view(shape);
+        var mean = ChannelBroadcast.Over(style.mean(new long[] { 2 }), normalized);
+        var std = ChannelBroadcast.Over((style.var(2, unbiased: true) + Eps).sqrt(), normalized);
         return normalized * std + mean;
     }
 }

@@ -77,12 +77,5 @@ public sealed class AffineRecovery : Recovery
         return y;
     }
 
-    private Tensor Broadcast(Tensor p, Tensor y)
-    {
-        if (Layout == AffineLayout.Elementwise) return p;
-        var shape = new long[y.dim()];
-        Array.Fill(shape, 1L);
-        shape[1] = Shape[0];
-        return p.view(shape);
-    }
+    private Tensor Broadcast(Tensor p, Tensor y) => Layout == AffineLayout.Elementwise ? p : ChannelBroadcast.Over(p, y);
 }

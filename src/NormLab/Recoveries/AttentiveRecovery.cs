@@ -58,12 +58,8 @@ public sealed class AttentiveRecovery : Recovery
     public override Tensor Apply(Tensor normalized, Tensor input)
     {
         var lambda = Attention(input);
-        var shape = new long[normalized.dim()];
-        Array.Fill(shape, 1L);
-        shape[0] = normalized.shape[0];
-        shape[1] = Channels;
-        var gamma = lambda.matmul(State.Parameter("weight")).view(shape);
-        var beta = lambda.matmul(State.Parameter("bias")).view(shape);
+        var gamma = ChannelBroadcast.Over(lambda.matmul(State.Parameter("weight")), normalized);
+        var beta = ChannelBroadcast.Over(lambda.matmul(State.Parameter("bias")), normalized);
         return normalized * gamma + beta;
     }
 }

@@ -57,12 +57,8 @@ public sealed class ClassAffineRecovery : ConditionalRecovery
     /// <inheritdoc />
     public override Tensor Apply(Tensor normalized, Tensor input, Tensor condition)
     {
-        var shape = new long[normalized.dim()];
-        Array.Fill(shape, 1L);
-        shape[0] = normalized.shape[0];
-        shape[1] = Channels;
-        var gamma = State.Parameter("weight").index_select(0, condition).view(shape);
-        var beta = State.Parameter("bias").index_select(0, condition).view(shape);
+        var gamma = ChannelBroadcast.Over(State.Parameter("weight").index_select(0, condition), normalized);
+        var beta = ChannelBroadcast.Over(State.Parameter("bias").index_select(0, condition), normalized);
         return normalized * gamma + beta;
     }
 }

@@ -55,13 +55,9 @@ public sealed class FilmRecovery : ConditionalRecovery
     /// <inheritdoc />
     public override Tensor Apply(Tensor normalized, Tensor input, Tensor condition)
     {
-        var shape = new long[normalized.dim()];
-        Array.Fill(shape, 1L);
-        shape[0] = normalized.shape[0];
-        shape[1] = Channels;
         var z = condition.to(normalized.dtype);
-        var gamma = ((nn.Module<Tensor, Tensor>)State.Child("gamma")).call(z).view(shape);
-        var beta = ((nn.Module<Tensor, Tensor>)State.Child("beta")).call(z).view(shape);
+        var gamma = ChannelBroadcast.Over(((nn.Module<Tensor, Tensor>)State.Child("gamma")).call(z), normalized);
+        var beta = ChannelBroadcast.Over(((nn.Module<Tensor, Tensor>)State.Child("beta")).call(z), normalized);
         return normalized * (1 + gamma) + beta;
     }
 }
