@@ -71,7 +71,14 @@ internal static unsafe class RowEngine
             var (index, c) = layout.Row(k, j);
             long off = index * s;
             T* ahead = prefetchNext ? x + layout.Row(k + 1, j).Index * s : null;
-            if (kind == AffineKind.Elementwise)
+            if (kind == AffineKind.Elementwise && s > LongRow)
+            {
+                // A row longer than L2: write it back to front, starting where the statistics pass ended (still in cache).
+                for (long j0 = (s - 1) / Segment * Segment; j0 >= 0; j0 -= Segment)
+                    RowMath.AffineElementwise(x + off + j0, y + off + j0, Math.Min(Segment, s - j0), mean, r,
+                        gamma == null ? null : gamma + j0, beta == null ? null : beta + j0);
+            }
+            else if (kind == AffineKind.Elementwise)
                 RowMath.AffineElementwise(x + off, y + off, s, mean, r, gamma, beta, ahead);
             else
             {
@@ -158,6 +165,9 @@ internal static unsafe class RowEngine
     /// <summary>Rows longer than this use <see cref="BackwardElementwiseTiled"/>: per-thread dγ, dβ accumulators of the whole row would not fit in cache.</summary>
     public const long LongRow = 16384;
 
+    /// <summary>Elements per segment when a long row is written back to front.</summary>
+    private const long Segment = 4096;
+
     /// <summary>Positions per tile of <see cref="BackwardElementwiseTiled"/>.</summary>
     private const long PositionTile = 2048;
 
@@ -211,14 +221,14 @@ internal static unsafe class RowEngine
             KernelParallel.For(count * tiles, PositionTile, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 double* st = (double*)ps, co = (double*)cs;
-                for (long i = start; i < end; i++)
+                for (long i = end - 1; i >= start; i--)
                 {
                     long k = i / tiles, j0 = i % tiles * PositionTile, len = Math.Min(PositionTile, s - j0);
                     long off = layout.Row(k, 0).Index * s + j0;
                     RowMath.GradApply((T*)pdy + off, (T*)px + off, (T*)pdx + off, len, st[k], 1.0, co[k], st[count + k], co[count + k], 0.0,
                         pg == 0 ? null : (T*)pg + j0);
                 }
-            });
+            }, reverse: true);
         }
     }
 }
