@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NormLab.Kernels.Cpu;
 using static TorchSharp.torch;
 
@@ -79,8 +80,8 @@ internal sealed class RowCall : FusedCall
                 RawTensor.Ptr<double>(stats), dgammaLong.Pointer, dbetaLong.Pointer);
             return (dx, new[]
             {
-                weightShape is null ? null : Sum(new NativeBuffer?[] { dgammaLong }).to(x.dtype).reshape(weightShape),
-                biasShape is null ? null : Sum(new NativeBuffer?[] { dbetaLong }).to(x.dtype).reshape(biasShape),
+                weightShape is null ? null : Sum(new NativeBuffer?[] { dgammaLong }, x.dtype).reshape(weightShape),
+                biasShape is null ? null : Sum(new NativeBuffer?[] { dbetaLong }, x.dtype).reshape(biasShape),
             });
         }
         var grads = new RowEngine.Gradients
@@ -102,8 +103,8 @@ internal sealed class RowCall : FusedCall
             }
             else if (elementwise)
             {
-                if (grads.ElementDgamma is { } g) dw = Sum(g).to(x.dtype).reshape(weightShape!);
-                if (grads.ElementDbeta is { } b) db = Sum(b).to(x.dtype).reshape(biasShape!);
+                if (grads.ElementDgamma is { } g) dw = Sum(g, x.dtype).reshape(weightShape!);
+                if (grads.ElementDbeta is { } b) db = Sum(b, x.dtype).reshape(biasShape!);
             }
             return (dx, new[] { dw, db });
         }
@@ -124,13 +125,24 @@ internal sealed class RowCall : FusedCall
         return tensor(sums);
     }
 
-    /// <summary>Per-chunk accumulators summed: per position [S].</summary>
-    private unsafe Tensor Sum(NativeBuffer?[] partials)
+    /// <summary>Per-chunk float64 accumulators summed into a new tensor of <paramref name="dtype"/>, [S].</summary>
+    private unsafe Tensor Sum(NativeBuffer?[] partials, ScalarType dtype)
     {
-        var sums = new double[Layout.S];
-        foreach (var p in partials)
-            if (p is not null)
-                for (long i = 0; i < Layout.S; i++) sums[i] += p.Pointer[i];
-        return tensor(sums);
+        var result = empty(Layout.S, dtype: dtype);
+        if (dtype == ScalarType.Float32) SumInto(partials, RawTensor.Ptr<float>(result));
+        else SumInto(partials, RawTensor.Ptr<double>(result));
+        return result;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void SumInto<T>(NativeBuffer?[] partials, T* output) where T : unmanaged
+    {
+        var valid = partials.Where(p => p is { Pointer: not null }).ToArray();
+        for (long i = 0; i < Layout.S; i++)
+        {
+            double sum = 0;
+            foreach (var p in valid) sum += p!.Pointer[i];
+            output[i] = ColumnMath.FromDouble<T>(sum);
+        }
     }
 }
