@@ -18,7 +18,7 @@ internal abstract class NormKernel
     /// <summary>Whether the policy in effect allows this kernel.</summary>
     public bool Allowed => KernelPolicy.Current switch
     {
-        KernelMode.Auto => true,
+        KernelMode.Auto or KernelMode.Fused => true,
         KernelMode.Native => IsNative,
         _ => false,
     };

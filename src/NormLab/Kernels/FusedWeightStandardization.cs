@@ -18,7 +18,7 @@ public static class FusedWeightStandardization
 {
     /// <summary>
     /// Standardizes the rows of <paramref name="weight"/> with the fused kernel, or returns null when the
-    /// kernel does not apply: the policy is not <see cref="KernelMode.Auto"/>, the weight is not a
+    /// kernel does not apply: the policy is neither <see cref="KernelMode.Auto"/> nor <see cref="KernelMode.Fused"/>, the weight is not a
     /// float32/float64 CPU tensor, or its rows have fewer than 2 entries.
     /// </summary>
     /// <param name="weight">The raw weight, rank ≥ 2 (any strides; it is made contiguous, differentiably).</param>
@@ -29,7 +29,7 @@ public static class FusedWeightStandardization
     public static Tensor? TryApply(Tensor weight, double eps, bool official)
     {
         Checks.NonNegative(eps, nameof(eps));
-        if (KernelPolicy.Current != KernelMode.Auto || !FusedKernels.Supports(weight) || weight.dim() < 2) return null;
+        if (KernelPolicy.Current is not (KernelMode.Auto or KernelMode.Fused) || !FusedKernels.Supports(weight) || weight.dim() < 2) return null;
         long rows = weight.shape[0], d = weight.numel() / rows;
         if (d < 2) return null;
         var layout = new RowLayout(rows, 1, 1, d, reduceA: false, reduceCg: true);

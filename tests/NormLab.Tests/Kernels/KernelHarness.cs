@@ -82,7 +82,7 @@ public static class KernelHarness
         fused.zero_grad();
         Tensor yr, yf;
         using (KernelPolicy.Use(KernelMode.Composite)) yr = reference.call(xr);
-        using (KernelPolicy.Use(KernelMode.Auto)) yf = fused.call(xf);
+        using (KernelPolicy.Use(KernelMode.Fused)) yf = fused.call(xf);
         TensorAssert.Close(yr, yf, rtol, atol, $"{what}: output");
         (yr * g).sum().backward();
         (yf * g).sum().backward();
