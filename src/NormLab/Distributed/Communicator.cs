@@ -16,6 +16,7 @@ namespace NormLab.Distributed;
 public abstract class Communicator
 {
     private static readonly object Gate = new();
+    private static readonly AsyncLocal<Communicator?> Scoped = new();
     private static Communicator? _world;
 
     /// <summary>This process's index in the job, 0 ≤ Rank &lt; Size.</summary>
@@ -54,18 +55,38 @@ public abstract class Communicator
     public override string ToString() => $"rank {Rank}/{Size}";
 
     /// <summary>
-    /// The job this process belongs to: all processes of an MPI launch (<see cref="MpiCommunicator"/>,
-    /// initialized on first use) when <see cref="Launched"/>, else this process alone
-    /// (<see cref="SingleProcess"/>). Nothing loads MPI before this is first read.
+    /// The job this process belongs to: the communicator of an enclosing <see cref="Use"/> scope; else all
+    /// processes of an MPI launch (<see cref="MpiCommunicator"/>, initialized on first use) when
+    /// <see cref="Launched"/>; else this process alone (<see cref="SingleProcess"/>). Nothing loads MPI
+    /// before this is first read.
     /// </summary>
     /// <exception cref="DistributedException">launched by mpirun, but Open MPI cannot be loaded or initialized.</exception>
     public static Communicator World
     {
         get
         {
+            if (Scoped.Value is { } scoped) return scoped;
             lock (Gate)
                 return _world ??= Launched ? MpiCommunicator.Start() : SingleProcess.Instance;
         }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="world"/> the <see cref="World"/> of the current async flow until the returned
+    /// scope is disposed: for a sub-group, or an in-process stand-in for several processes in tests.
+    /// </summary>
+    public static IDisposable Use(Communicator world)
+    {
+        ArgumentNullException.ThrowIfNull(world);
+        var previous = Scoped.Value;
+        Scoped.Value = world;
+        return new Restore(() => Scoped.Value = previous);
+    }
+
+    private sealed class Restore(Action undo) : IDisposable
+    {
+        private Action? _undo = undo;
+        public void Dispose() { _undo?.Invoke(); _undo = null; }
     }
 
     /// <summary>
