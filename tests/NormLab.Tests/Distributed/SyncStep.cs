@@ -34,6 +34,14 @@ public sealed record SyncStep(Tensor Y, Tensor GradX, Dictionary<string, Tensor>
         new("cbn(classes=4,norm=bn(sync=true))", new long[] { 7, 6, 3, 3 }, "classes"),
     };
 
+    /// <summary>The spec without its sync=true (the same normalizer, unsynchronized).</summary>
+    public static string Unsynchronized(string spec)
+    {
+        var plain = spec.Replace(",sync=true", "").Replace("(sync=true)", "");
+        Assert.DoesNotContain("sync", plain);
+        return plain;
+    }
+
     /// <summary>Builds the case's module in float64 with a deterministic state (random initial parameters perturbed by a seeded generator).</summary>
     public static nn.Module Build(Case c, long seed = 5)
     {
