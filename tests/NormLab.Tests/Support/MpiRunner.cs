@@ -23,8 +23,8 @@ public static class MpiRunner
     /// <summary>The CLI next to the tests.</summary>
     public static string Cli => Path.Combine(AppContext.BaseDirectory, "normlab.dll");
 
-    /// <summary>Starts mpirun -np <paramref name="p"/> dotnet normlab.dll args.</summary>
-    public static Process Start(int p, IEnumerable<string> args, double mpiTimeoutSeconds = 60)
+    /// <summary>Starts mpirun -np <paramref name="p"/> [options] dotnet normlab.dll args.</summary>
+    public static Process Start(int p, IEnumerable<string> args, double mpiTimeoutSeconds = 60, IEnumerable<string>? options = null)
     {
         var info = new ProcessStartInfo(Mpirun)
         {
@@ -33,7 +33,7 @@ public static class MpiRunner
             UseShellExecute = false,
         };
         foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-np", p.ToString(), "--bind-to", "none",
-                     "-x", $"NORMLAB_MPI_TIMEOUT={mpiTimeoutSeconds}", "-x", "TERM=dumb", "dotnet", Cli })
+                     "-x", $"NORMLAB_MPI_TIMEOUT={mpiTimeoutSeconds}", "-x", "TERM=dumb" }.Concat(options ?? Array.Empty<string>()).Concat(new[] { "dotnet", Cli }))
             info.ArgumentList.Add(a);
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["OMPI_MCA_btl"] = "self,tcp";
@@ -44,14 +44,17 @@ public static class MpiRunner
         return Process.Start(info) ?? throw new InvalidOperationException("mpirun did not start");
     }
 
-    /// <summary>Runs mpirun to completion (killed after <paramref name="limitSeconds"/>).</summary>
+    /// <summary>Runs mpirun -np p normlab args to completion (killed after 120 s).</summary>
     public static Result Run(int p, params string[] args) => Run(p, args, 120);
 
+    /// <summary>Runs mpirun -np p [options] normlab args to completion (killed after 120 s).</summary>
+    public static Result Run(int p, string[] options, params string[] args) => Run(p, args, 120, options: options);
+
     /// <summary>Runs mpirun to completion (killed after <paramref name="limitSeconds"/>).</summary>
-    public static Result Run(int p, IEnumerable<string> args, double limitSeconds, double mpiTimeoutSeconds = 60)
+    public static Result Run(int p, IEnumerable<string> args, double limitSeconds, double mpiTimeoutSeconds = 60, IEnumerable<string>? options = null)
     {
         var clock = Stopwatch.StartNew();
-        using var process = Start(p, args, mpiTimeoutSeconds);
+        using var process = Start(p, args, mpiTimeoutSeconds, options);
         var (stdout, stderr) = Capture(process);
         if (!process.WaitForExit(TimeSpan.FromSeconds(limitSeconds)))
         {
