@@ -9,13 +9,18 @@ internal static class DataSets
 
     /// <summary>
     /// Images [N, 1, 28, 28] for the CNN or vectors for the MLP (synthetic), or Fashion-MNIST's images for
-    /// both. Synthetic sizes: 6,000 training and 2,000 test samples.
+    /// both. Synthetic sizes: <paramref name="train"/> training samples (default 6,000) and a third as many
+    /// test samples (200 to 2,000); generating only what a command uses keeps small runs fast.
     /// </summary>
     /// <exception cref="FileNotFoundException">Fashion-MNIST is not installed (the message names the package).</exception>
-    public static LabeledDataset Load(string name, string model, long seed) => name switch
+    public static LabeledDataset Load(string name, string model, long seed, int train = 6000)
     {
-        "fashion-mnist" => FashionMnist.Load(),
-        _ when model == "mlp" => SyntheticData.Vectors(seed, train: 6000, test: 2000),
-        _ => SyntheticData.Images(seed, train: 6000, test: 2000),
-    };
+        int test = Math.Clamp(train / 3, 200, 2000);
+        return name switch
+        {
+            "fashion-mnist" => FashionMnist.Load(),
+            _ when model == "mlp" => SyntheticData.Vectors(seed, train, test),
+            _ => SyntheticData.Images(seed, train, test),
+        };
+    }
 }

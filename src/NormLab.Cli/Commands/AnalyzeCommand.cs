@@ -1,4 +1,6 @@
 using NormLab.Analysis;
+using NormLab.IO;
+using NormLab.Models;
 using NormLab.Registry;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -50,7 +52,8 @@ internal static class AnalyzeCommand
 
     private static int HessianRun(CommandLine cl, TextWriter stdout)
     {
-        string model = cl.GetChoice("model", "linear") ?? throw new UsageException("analyze hessian: missing required option --model");
+        string model = cl.GetChoice("model", "linear", "mlp", "cnn") ?? throw new UsageException("analyze hessian: missing required option --model");
+        if (model != "linear") return NetworkHessian(cl, model, stdout);
         string input = cl.Require("input");
         string target = cl.Require("target");
         int topK = (int)(cl.GetLong("top-k") ?? 1);
@@ -73,11 +76,49 @@ internal static class AnalyzeCommand
         return 0;
     }
 
+    /// <summary>
+    /// The Hessian of the study's networks: built from --norm (and --widths), or from a checkpoint written by
+    /// <c>normlab train</c> (its configuration is read from the checkpoint), on the first --samples training
+    /// samples of --data, cross-entropy loss, in training mode (batch statistics) unless --mode eval.
+    /// </summary>
+    private static int NetworkHessian(CommandLine cl, string modelName, TextWriter stdout)
+    {
+        string? checkpointPath = cl.Get("checkpoint");
+        string? norm = cl.Get("norm");
+        string data = cl.GetChoice("data", DataSets.Names) ?? "synthetic";
+        int samples = (int)(cl.GetLong("samples") ?? 256);
+        bool train = (cl.GetChoice("mode", "train", "eval") ?? "train") == "train";
+        int topK = (int)(cl.GetLong("top-k") ?? 1);
+        bool trace = cl.Flag("trace");
+        bool density = cl.Flag("density");
+        long seed = cl.GetLong("seed") ?? 0;
+        string json = cl.Require("json");
+        cl.EnsureAllUsed();
+        if (samples < 2) throw new UsageException($"analyze hessian: --samples ({samples}) must be at least 2");
+        var checkpoint = checkpointPath is null ? null : Checkpoint.Load(checkpointPath);
+        var config = checkpoint?.Metadata.TryGetValue("config", out var text) == true
+            ? System.Text.Json.JsonSerializer.Deserialize<TrainingConfig>(text)!
+            : new TrainingConfig { Model = modelName, Norm = norm ?? "bn", Seed = seed };
+        if (config.Model != modelName)
+            throw new ArgumentException($"--model {modelName} but the checkpoint holds a {config.Model}");
+        if (norm is not null && checkpoint is not null && norm != config.Norm)
+            throw new ArgumentException($"--norm {norm} but the checkpoint was trained with {config.Norm}");
+        using var dataset = DataSets.Load(data, modelName, seed, Math.Max(samples, 2));
+        var network = TrainingJob.BuildModel(config, dataset.FeatureShape, dataset.Classes);
+        checkpoint?.LoadInto(network);
+        network.train(train);
+        long n = Math.Min(samples, dataset.TrainX.shape[0]);
+        var batch = (dataset.TrainX.narrow(0, 0, n), dataset.TrainY.narrow(0, 0, n));
+        var h = new HessianOperator(network, (logits, labels) => nn.functional.cross_entropy(logits, labels), new[] { batch });
+        Write(json, h, topK, trace, density, seed, stdout);
+        return 0;
+    }
+
     /// <summary>Computes the requested spectrum quantities and writes them as JSON.</summary>
     internal static void Write(string json, HessianOperator h, int topK, bool trace, bool density, long seed, TextWriter stdout)
     {
         var result = new Dictionary<string, object> { ["parameters"] = h.Dimension, ["loss"] = h.Loss() };
-        var (top, _) = HessianSpectrum.TopEigenvalues(h, topK, seed: seed);
+        var (top, _) = HessianSpectrum.TopEigenvalues(h, topK, maxIterations: 100, tolerance: 1e-6, seed: seed);
         result["top_eigenvalues"] = top;
         if (trace)
         {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using NormLab.Cli.Study;
 using NormLab.Data;
 using static TorchSharp.torch;
@@ -12,9 +11,6 @@ namespace NormLab.Cli.Commands;
 /// </summary>
 internal static class StudyCommand
 {
-    /// <summary>Bumped when an experiment's design changes, so cached experiment results are not reused.</summary>
-    private const string Version = "1";
-
     public static int Run(string[] args, TextWriter stdout)
     {
         var cl = new CommandLine("study", args, new HashSet<string> { "quick" });
@@ -36,35 +32,17 @@ internal static class StudyCommand
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
         Console.CancelKeyPress += onCancel;
         var progress = Progress.ForConsole(stdout);
-        var clock = Stopwatch.StartNew();
-        string started = DateTime.Now.ToString("yyyy-MM-dd HH:mm");
-        var results = new List<ExperimentResult>();
         var cache = new RunCache(Path.Combine(output.Path, "cache"));
+        var clock = Stopwatch.StartNew();
         try
         {
             progress.Line($"study: {(quick ? "quick " : "")}{data} data, seed {seed}, {threads} threads, experiments {string.Join(", ", experiments.Select(e => e.Id))} -> {output.Path}");
-            using var images = data == "fashion-mnist" ? FashionMnist.Load() : SyntheticData.Images(seed, train: quick ? 4000 : 12000, test: quick ? 1000 : 2000);
-            using var vectors = data == "fashion-mnist" ? null : SyntheticData.Vectors(seed, train: 6000, test: 1000);
-            var context = new StudyContext(data, images, vectors ?? images, quick ? StudyScale.Quick : StudyScale.Full, quick, seed, cache, progress, cancel.Token);
-            foreach (var experiment in experiments)
-            {
-                var experimentClock = Stopwatch.StartNew();
-                var result = cache.GetOrRun(context.Key($"experiment|{experiment.Id}|v{Version}"), () =>
-                {
-                    var r = experiment.Run(context);
-                    r.Seconds = experimentClock.Elapsed.TotalSeconds;
-                    return r;
-                });
-                results.Add(result);
-                progress.Line($"{result.Id} {result.Title}: claim {(result.Held ? "held" : "did NOT hold")}. {result.Finding}");
-                Report.Write(output.Path, Info(data, quick, seed, threads, started, clock), results);
-            }
+            StudyRunner.Run(new StudyOptions(data, quick, seed, output.Path, threads, experiments), quick ? StudyScale.Quick : StudyScale.Full, progress, cache, cancel.Token);
             progress.Line($"study: done in {clock.Elapsed.TotalMinutes:F1} min ({cache.Hits} cached, {cache.Misses} computed); report: {Path.Combine(output.Path, "report.html")}");
             return 0;
         }
         catch (OperationCanceledException)
         {
-            if (results.Count > 0) Report.Write(output.Path, Info(data, quick, seed, threads, started, clock), results);
             stdout.WriteLine();
             Console.Error.WriteLine($"normlab study: interrupted; {cache.Misses} completed runs were kept in {Path.Combine(output.Path, "cache")} and the next run resumes from them");
             return 130;
@@ -74,9 +52,6 @@ internal static class StudyCommand
             Console.CancelKeyPress -= onCancel;
         }
     }
-
-    private static StudyInfo Info(string data, bool quick, long seed, int threads, string started, Stopwatch clock) =>
-        new(data, quick, seed, threads, started, clock.Elapsed.TotalSeconds, $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription.Trim()}");
 
     /// <summary>The experiments named in --only (comma-separated ids), or all.</summary>
     /// <exception cref="UsageException">an unknown id; the message lists the valid ones.</exception>

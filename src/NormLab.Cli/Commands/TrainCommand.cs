@@ -41,13 +41,15 @@ internal static class TrainCommand
         string data = cl.GetChoice("data", DataSets.Names) ?? "synthetic";
         string outDir = cl.Get("out") ?? Path.Combine("out", "train");
         int threads = (int)(cl.GetLong("threads") ?? Math.Max(1, Environment.ProcessorCount / LocalRanks()));
+        int? monitorEvery = (int?)cl.GetLong("monitor");
         cl.EnsureAllUsed();
+        if (monitorEvery is < 1) throw new UsageException($"train: --monitor ({monitorEvery}) must be at least 1");
         if (threads < 1) throw new UsageException($"train: --threads ({threads}) must be at least 1");
         if (config.RecordEvery < 0) throw new UsageException($"train: --record-every ({config.RecordEvery}) must be >= 0");
 
         var output = world.IsRoot ? OutputDirectory.Open(outDir) : null;
         set_num_threads(threads);
-        using var dataset = DataSets.Load(data, config.Model, config.Seed);
+        using var dataset = DataSets.Load(data, config.Model, config.Seed, config.TrainLimit > 0 ? config.TrainLimit : 6000);
         var progress = Study.Progress.ForConsole(stdout);
         progress.Start($"train {config.Model} {config.Norm}", 1);
         long reported = 0;
@@ -58,7 +60,7 @@ internal static class TrainCommand
             if (reported == 0) progress.Start($"train {config.Model} {config.Norm}", total);
             progress.Advance(step - reported);
             reported = step;
-        }, world: world);
+        }, monitor: monitorEvery is null || output is null ? null : output.File("monitor.csv"), monitorEvery: monitorEvery ?? 10, world: world);
         progress.Finish(result.Diverged ? "diverged" : $"test accuracy {result.Epochs[^1].TestAccuracy:P2}");
         if (world.Size > 1)
         {

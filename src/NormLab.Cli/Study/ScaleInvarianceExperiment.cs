@@ -27,8 +27,8 @@ internal sealed class ScaleInvarianceExperiment : Experiment
     public override ExperimentResult Run(StudyContext context)
     {
         var s = context.Scale;
-        int epochs = Math.Max(3, s.Epochs * 2);
-        int subset = Math.Max(500, s.Subset / 2);
+        int epochs = s.WeightEpochs;
+        int subset = s.WeightSubset;
         var (tracks, invariance) = context.Cached($"E5 bn|ep={epochs}|sub={subset}", () => TrackNorms(context, epochs, subset));
         var runs = WeightMethods.Select(m => (m.Name, Result: context.Train(new TrainingConfig
         {

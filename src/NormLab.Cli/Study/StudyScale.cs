@@ -6,6 +6,10 @@ namespace NormLab.Cli.Study;
 /// </summary>
 internal sealed record StudyScale
 {
+    /// <summary>Training and test samples of the synthetic images and vectors.</summary>
+    public int SyntheticTrain { get; init; } = 6000;
+    public int SyntheticTest { get; init; } = 1000;
+
     /// <summary>Samples and iteration cap of E1's least-squares problems.</summary>
     public int LeastSquaresSamples { get; init; }
     public int LeastSquaresIterations { get; init; }
@@ -32,28 +36,50 @@ internal sealed record StudyScale
     public int TraceProducts { get; init; }
     public int LanczosSteps { get; init; }
 
+    /// <summary>E5's runs: epochs and training samples.</summary>
+    public int WeightEpochs { get; init; }
+    public int WeightSubset { get; init; }
+
     /// <summary>E6's large-batch runs: training samples, batch size, epochs.</summary>
     public int LargeBatchSubset { get; init; }
     public int LargeBatch { get; init; }
     public int LargeBatchEpochs { get; init; }
 
+    /// <summary>Seconds on two cores: every experiment with a few hundred images; for tests of the pipeline, not of the claims.</summary>
+    public static StudyScale Tiny { get; } = new()
+    {
+        SyntheticTrain = 400, SyntheticTest = 200,
+        LeastSquaresSamples = 300, LeastSquaresIterations = 300,
+        Subset = 64, Epochs = 1, BatchSizes = new[] { 4, 16 },
+        ReferenceSubset = 64, ReferenceEpochs = 1,
+        SndData = 64, SndSamples = 2, SndProbes = 2,
+        HessianSamples = 16, PowerIterations = 2, TraceProducts = 6, LanczosSteps = 4,
+        WeightEpochs = 1, WeightSubset = 64,
+        LargeBatchSubset = 128, LargeBatch = 64, LargeBatchEpochs = 1,
+    };
+
+    /// <summary>A few minutes on two cores on the synthetic data.</summary>
     public static StudyScale Quick { get; } = new()
     {
         LeastSquaresSamples = 2000, LeastSquaresIterations = 5000,
-        Subset = 1000, Epochs = 1,
-        ReferenceSubset = 3000, ReferenceEpochs = 2,
+        Subset = 2000, Epochs = 2, BatchSizes = new[] { 2, 8, 64 },
+        ReferenceSubset = 4000, ReferenceEpochs = 3,
         SndData = 256, SndSamples = 8, SndProbes = 8,
         HessianSamples = 128, PowerIterations = 15, TraceProducts = 30, LanczosSteps = 20,
-        LargeBatchSubset = 3000, LargeBatch = 256, LargeBatchEpochs = 3,
+        WeightEpochs = 4, WeightSubset = 1000,
+        LargeBatchSubset = 4000, LargeBatch = 512, LargeBatchEpochs = 4,
     };
 
+    /// <summary>Under an hour on two cores on Fashion-MNIST.</summary>
     public static StudyScale Full { get; } = new()
     {
+        SyntheticTrain = 12000, SyntheticTest = 2000,
         LeastSquaresSamples = 5000, LeastSquaresIterations = 20000,
         Subset = 5000, Epochs = 2,
-        ReferenceSubset = 0, ReferenceEpochs = 6,
+        ReferenceSubset = 0, ReferenceEpochs = 8,
         SndData = 1024, SndSamples = 16, SndProbes = 16,
         HessianSamples = 512, PowerIterations = 30, TraceProducts = 60, LanczosSteps = 40,
+        WeightEpochs = 4, WeightSubset = 5000,
         LargeBatchSubset = 12000, LargeBatch = 1024, LargeBatchEpochs = 4,
     };
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NormLab.Analysis;
 using NormLab.Data;
 using NormLab.Distributed;
 using NormLab.Framework;
@@ -107,6 +108,8 @@ public static class TrainingJob
     /// <param name="onStep">Called after every step with (step, total steps, loss), e.g. for progress.</param>
     /// <param name="onEpoch">Called after every epoch with the model (e.g. to record weight norms).</param>
     /// <param name="cancel">Checked between steps.</param>
+    /// <param name="monitor">When given, a <see cref="TrainingMonitor"/> CSV file of activation moments, gradient and weight norms and effective learning rates.</param>
+    /// <param name="monitorEvery">Record the monitor every this many steps (≥ 1).</param>
     /// <param name="world">
     /// Train data-parallel over this job when it has more than one process (default: this process alone):
     /// rank 0's initial state is broadcast, <see cref="TrainingConfig.BatchSize"/> is the batch of each
@@ -119,8 +122,9 @@ public static class TrainingJob
     /// <exception cref="OperationCanceledException">cancelled.</exception>
     public static (TrainingResult Result, nn.Module<Tensor, Tensor> Model) Run(TrainingConfig config, LabeledDataset data,
         Action<long, long, double>? onStep = null, Action<int, nn.Module<Tensor, Tensor>, NormOptimizer>? onEpoch = null, CancellationToken cancel = default,
-        Communicator? world = null)
+        string? monitor = null, int monitorEvery = 10, Communicator? world = null)
     {
+        if (monitorEvery < 1) throw new ArgumentException($"monitor interval ({monitorEvery}) must be at least 1", nameof(monitorEvery));
         if (config.BatchSize < 1) throw new ArgumentException($"batch size ({config.BatchSize}) must be at least 1", "batch_size");
         if (config.Epochs < 1) throw new ArgumentException($"epochs ({config.Epochs}) must be at least 1", "epochs");
         if (config.TrainLimit < 0) throw new ArgumentException($"train limit ({config.TrainLimit}) must be >= 0", "train_limit");
@@ -128,6 +132,7 @@ public static class TrainingJob
         var parallel = world is { Size: > 1 } ? new DataParallel(model, world) : null;
         parallel?.BroadcastState();
         var optimizer = OptimizerRegistry.Create(config.Optimizer, model.parameters());
+        using var recorder = monitor is null ? null : new TrainingMonitor(model, monitor);
         long n = config.TrainLimit > 0 ? Math.Min(config.TrainLimit, data.TrainX.shape[0]) : data.TrainX.shape[0];
         var trainX = data.TrainX.narrow(0, 0, n);
         var trainY = data.TrainY.narrow(0, 0, n);
@@ -147,6 +152,7 @@ public static class TrainingJob
             {
                 step++;
                 if (config.RecordEvery > 0 && step % config.RecordEvery == 0) steps.Add(new[] { (double)step, loss });
+                if (recorder is not null && step % monitorEvery == 0) recorder.Record(step, optimizer.ParamGroups.First().LearningRate);
                 onStep?.Invoke(step, total, loss);
                 SetRate(optimizer, baseRates, config, step, total);
                 cancel.ThrowIfCancellationRequested();
