@@ -34,4 +34,22 @@ public static class MpiSelfTest
         world.Barrier();
         return (int)world.Sum(ok ? 0 : 1);
     }
+
+    /// <summary>
+    /// The mean time of one all-reduce of <paramref name="length"/> float32 values over
+    /// <paramref name="repeat"/> calls after a warm-up call (the same on every rank: rank 0's).
+    /// </summary>
+    public static TimeSpan AllReduceTime(Communicator world, int length, int repeat)
+    {
+        if (length < 1) throw new ArgumentException($"length ({length}) must be at least 1", nameof(length));
+        if (repeat < 1) throw new ArgumentException($"repeat ({repeat}) must be at least 1", nameof(repeat));
+        var buffer = new float[length];
+        world.AllReduceSum(buffer);
+        world.Barrier();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < repeat; i++) world.AllReduceSum(buffer);
+        Span<double> seconds = stackalloc double[] { world.IsRoot ? clock.Elapsed.TotalSeconds / repeat : 0 };
+        world.AllReduceSum(seconds);
+        return TimeSpan.FromSeconds(seconds[0]);
+    }
 }
