@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using NormLab.Framework;
 
 namespace NormLab.Distributed;
 
@@ -16,7 +17,7 @@ namespace NormLab.Distributed;
 public abstract class Communicator
 {
     private static readonly object Gate = new();
-    private static readonly AsyncLocal<Communicator?> Scoped = new();
+    private static readonly AsyncScope<Communicator> Scoped = new();
     private static Communicator? _world;
 
     /// <summary>This process's index in the job, 0 ≤ Rank &lt; Size.</summary>
@@ -65,7 +66,7 @@ public abstract class Communicator
     {
         get
         {
-            if (Scoped.Value is { } scoped) return scoped;
+            if (Scoped.TryGet(out var scoped)) return scoped;
             lock (Gate)
                 return _world ??= Launched ? MpiCommunicator.Start() : SingleProcess.Instance;
         }
@@ -78,15 +79,7 @@ public abstract class Communicator
     public static IDisposable Use(Communicator world)
     {
         ArgumentNullException.ThrowIfNull(world);
-        var previous = Scoped.Value;
-        Scoped.Value = world;
-        return new Restore(() => Scoped.Value = previous);
-    }
-
-    private sealed class Restore(Action undo) : IDisposable
-    {
-        private Action? _undo = undo;
-        public void Dispose() { _undo?.Invoke(); _undo = null; }
+        return Scoped.Use(world);
     }
 
     /// <summary>

@@ -55,25 +55,18 @@ public static class ThreadJob
         public override int Rank => rank;
         public override int Size => group.Size;
 
-        public override void AllReduceSum(Span<double> buffer)
-        {
-            var all = Exchange(buffer.ToArray());
-            for (int i = 0; i < buffer.Length; i++)
-            {
-                double s = 0;
-                foreach (var a in all) s += ((double[])a)[i];
-                buffer[i] = s;
-            }
-            group.Meet();
-        }
+        public override void AllReduceSum(Span<double> buffer) => Sum(buffer);
 
-        public override void AllReduceSum(Span<float> buffer)
+        public override void AllReduceSum(Span<float> buffer) => Sum(buffer);
+
+        /// <summary>Sums in rank order, so every rank gets the same bits.</summary>
+        private void Sum<T>(Span<T> buffer) where T : System.Numerics.INumber<T>
         {
             var all = Exchange(buffer.ToArray());
             for (int i = 0; i < buffer.Length; i++)
             {
-                float s = 0;
-                foreach (var a in all) s += ((float[])a)[i];
+                T s = T.Zero;
+                foreach (var a in all) s += ((T[])a)[i];
                 buffer[i] = s;
             }
             group.Meet();
