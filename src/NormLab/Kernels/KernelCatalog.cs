@@ -2,7 +2,7 @@ using NormLab.Framework;
 
 namespace NormLab.Kernels;
 
-/// <summary>Finds the kernels that implement a normalizer's composition, fastest first.</summary>
+/// <summary>Finds the kernels that implement a normalizer's composition, fastest first: fused CPU kernels, then LibTorch's native ops.</summary>
 internal static class KernelCatalog
 {
     /// <summary>Installs the catalog into the framework when the assembly loads.</summary>
@@ -12,5 +12,5 @@ internal static class KernelCatalog
     internal static void Install() => Normalizer.KernelFinder = For;
 
     public static NormKernel[] For(Normalizer layer) =>
-        new[] { NativeKernels.Match(layer) }.OfType<NormKernel>().ToArray();
+        new[] { FusedKernels.Match(layer), NativeKernels.Match(layer) }.OfType<NormKernel>().ToArray();
 }

@@ -100,6 +100,9 @@ public abstract class Whitening : NormOperation
     /// <summary>The whitening matrix W of covariances [P, d, d] (differentiable).</summary>
     protected abstract Tensor Matrix(Tensor sigma);
 
+    /// <summary><see cref="Matrix"/> for the fused kernels, which compute Σ and apply W themselves.</summary>
+    internal Tensor WhiteningMatrix(Tensor sigma) => Matrix(sigma);
+
     /// <summary>Applies the batch whitening: W·Xc by default.</summary>
     protected virtual Tensor Apply(Tensor w, Tensor sigma, Tensor centered) => w.matmul(centered);
 }

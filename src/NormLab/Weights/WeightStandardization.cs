@@ -22,7 +22,8 @@ public enum WsEpsMode
 /// The default follows the official code (<c>joe-siyuan-qiao/WeightStandardization</c>, README):
 /// the unbiased std with eps = 1e-5 added to it. <see cref="WsEpsMode.Biased"/> follows timm's
 /// <c>StdConv2d</c> (BiT): the biased variance with eps = 1e-6 inside the square root (BiT itself uses
-/// 1e-10: pass <c>eps</c>). No parameters besides the raw weight <c>weight_orig</c>.
+/// 1e-10: pass <c>eps</c>). No parameters besides the raw weight <c>weight_orig</c>. On CPU float32/float64
+/// weights a fused kernel (<c>Kernels.FusedWeightStandardization</c>) computes the same formula.
 /// </remarks>
 public sealed class WeightStandardization : WeightNormalizer
 {
@@ -53,6 +54,7 @@ public sealed class WeightStandardization : WeightNormalizer
     protected internal override Tensor Compute(WeightState state, bool training)
     {
         var w = state.Parameter(RawSuffix);
+        if (Kernels.FusedWeightStandardization.TryApply(w, Eps, Mode == WsEpsMode.Official) is { } fused) return fused;
         var c = WeightRows.CenterRows(WeightRows.Matrix(w));
         long d = c.shape[1];
         var squares = c.square().sum(new long[] { 1 }, keepdim: true);

@@ -1,0 +1,122 @@
+using System.Runtime.CompilerServices;
+namespace NormLab.Kernels.Cpu;
+
+/// <summary>
+/// The fused kernel for statistics over the channels of a group at each position (positional
+/// normalization; the view [A, G, Cg, S] reducing Cg only). Work items are (sample, group, tile of
+/// positions); a tile of every channel row stays in cache between the statistics and the output pass.
+/// Statistics are float64 [mean | r | spread] over A·G·S positions.
+/// </summary>
+internal static unsafe class ColumnEngine
+{
+    /// <summary>Positions per tile.</summary>
+    private const int Tile = 1024;
+
+    private readonly record struct Item(long Row0, long Stat0, long Length);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long Tiles(long s) => (s + Tile - 1) / Tile;
+
+    private static Item ItemAt(RowLayout layout, long i)
+    {
+        long tiles = Tiles(layout.S);
+        long ag = i / tiles, t = i % tiles;
+        long a = ag / layout.G, g = ag % layout.G;
+        long s0 = t * Tile;
+        return new Item((a * layout.C + g * layout.Cg) * layout.S + s0, ag * layout.S + s0, Math.Min(Tile, layout.S - s0));
+    }
+
+    /// <summary>Forward with batch statistics over the Cg channels of each group.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward<T>(RowLayout layout, StatOp op, T* x, T* y, T* gamma, T* beta, double* stats) where T : unmanaged
+    {
+        long items = layout.A * layout.G * Tiles(layout.S), count = layout.A * layout.G * layout.S, n = layout.Cg, s = layout.S;
+        nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, ps = (nint)stats;
+        KernelParallel.For(items, n * Tile, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        {
+            T* xs = (T*)px, ys = (T*)py, gs = (T*)pg, bs = (T*)pb;
+            double* st = (double*)ps;
+            double* s1 = stackalloc double[Tile];
+            double* s2 = stackalloc double[Tile];
+            T* muT = stackalloc T[Tile];
+            T* rT = stackalloc T[Tile];
+            for (long i = start; i < end; i++)
+            {
+                var it = ItemAt(layout, i);
+                new Span<double>(s1, Tile).Clear();
+                new Span<double>(s2, Tile).Clear();
+                T* shift = op.Centers ? xs + it.Row0 : null;
+                for (long c = 0; c < n; c++) ColumnMath.Moments(xs + it.Row0 + c * s, shift, s1, s2, it.Length);
+                double* mu = st + it.Stat0, r = st + count + it.Stat0, spread = st + 2 * count + it.Stat0;
+                for (long j = 0; j < it.Length; j++)
+                {
+                    double m1 = s1[j] / n;
+                    mu[j] = shift == null ? 0.0 : RowMath.ToDouble(shift[j]) + m1;
+                    spread[j] = shift == null ? s2[j] / n : Math.Max(s2[j] / n - m1 * m1, 0.0);
+                }
+                op.Factors(n, spread, r, it.Length);
+                ColumnMath.Convert(mu, muT, it.Length);
+                ColumnMath.Convert(r, rT, it.Length);
+                long c0 = (it.Row0 / s) % layout.C;
+                for (long c = 0; c < n; c++)
+                    ColumnMath.NormalizeNative(xs + it.Row0 + c * s, ys + it.Row0 + c * s, it.Length, muT, rT,
+                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), bs == null ? 0.0 : RowMath.ToDouble(bs[c0 + c]));
+            }
+        });
+    }
+
+    /// <summary>
+    /// Backward: per tile, Σ_c γ·dy and Σ_c γ·dy·(x − μ) per position, then dx; per-chunk float64
+    /// accumulators <paramref name="dgamma"/>, <paramref name="dbeta"/> (length C each, or null) receive
+    /// Σ dy·x̂ and Σ dy per channel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Backward<T>(RowLayout layout, StatOp op, T* x, T* dy, T* dx, T* gamma, double* stats, NativeBuffer?[]? dgamma, NativeBuffer?[]? dbeta)
+        where T : unmanaged
+    {
+        long items = layout.A * layout.G * Tiles(layout.S), count = layout.A * layout.G * layout.S, n = layout.Cg, s = layout.S;
+        int chunks = KernelParallel.Chunks(items, n * Tile);
+        if (dgamma is not null) for (int i = 0; i < chunks; i++) dgamma[i] = new NativeBuffer(layout.C);
+        if (dbeta is not null) for (int i = 0; i < chunks; i++) dbeta[i] = new NativeBuffer(layout.C);
+        nint px = (nint)x, pdy = (nint)dy, pdx = (nint)dx, pg = (nint)gamma, ps = (nint)stats;
+        KernelParallel.For(items, chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, start, end) =>
+        {
+            T* xs = (T*)px, dys = (T*)pdy, dxs = (T*)pdx, gs = (T*)pg;
+            double* st = (double*)ps;
+            double* dg = dgamma is null ? null : dgamma[chunk]!.Pointer;
+            double* db = dbeta is null ? null : dbeta[chunk]!.Pointer;
+            double* g1 = stackalloc double[Tile];
+            double* g2 = stackalloc double[Tile];
+            T* muT = stackalloc T[Tile];
+            T* rT = stackalloc T[Tile];
+            T* g1T = stackalloc T[Tile];
+            T* g2T = stackalloc T[Tile];
+            for (long i = start; i < end; i++)
+            {
+                var it = ItemAt(layout, i);
+                new Span<double>(g1, Tile).Clear();
+                new Span<double>(g2, Tile).Clear();
+                double* mu = st + it.Stat0, r = st + count + it.Stat0, spread = st + 2 * count + it.Stat0;
+                long c0 = (it.Row0 / s) % layout.C;
+                for (long c = 0; c < n; c++)
+                {
+                    double sdy = 0, sdyxhat = 0;
+                    ColumnMath.GradSums(dys + it.Row0 + c * s, xs + it.Row0 + c * s, it.Length, mu, r,
+                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), g1, g2, ref sdy, ref sdyxhat);
+                    if (db != null) db[c0 + c] += sdy;
+                    if (dg != null) dg[c0 + c] += sdyxhat;
+                }
+                if (dxs == null) continue;
+                op.ScaleBySpreadGradient(n, spread, r, g2, it.Length);
+                for (long j = 0; j < it.Length; j++) g1[j] = op.Centers ? g1[j] / n : 0.0;
+                ColumnMath.Convert(mu, muT, it.Length);
+                ColumnMath.Convert(r, rT, it.Length);
+                ColumnMath.Convert(g1, g1T, it.Length);
+                ColumnMath.Convert(g2, g2T, it.Length);
+                for (long c = 0; c < n; c++)
+                    ColumnMath.GradApplyNative(dys + it.Row0 + c * s, xs + it.Row0 + c * s, dxs + it.Row0 + c * s, it.Length, muT, rT,
+                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), g1T, g2T);
+            }
+        });
+    }
+}

@@ -1,0 +1,46 @@
+namespace NormLab.Kernels.Cpu;
+
+/// <summary>
+/// Runs kernel work on LibTorch's intra-op thread count (<c>torch.get_num_threads()</c>), split into a
+/// few contiguous chunks of independent items (statistics, rows, tiles). Small jobs run inline: a
+/// fork costs microseconds, which only pays off on large tensors.
+/// </summary>
+internal static class KernelParallel
+{
+    /// <summary>Below this many elements of work a job runs on the calling thread.</summary>
+    public const long MinParallelElements = 1 << 15;
+
+    /// <summary>The thread count kernels use: LibTorch's intra-op setting.</summary>
+    public static int Threads => Math.Max(1, TorchSharp.torch.get_num_threads());
+
+    /// <summary>How many chunks <see cref="For"/> splits <paramref name="count"/> items into (at most <paramref name="perThread"/> per thread).</summary>
+    public static int Chunks(long count, long elementsPerItem, int perThread = 4)
+    {
+        int threads = Threads;
+        if (threads == 1 || count <= 1 || count * elementsPerItem < MinParallelElements) return 1;
+        return (int)Math.Min(count, (long)threads * perThread);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(chunk, start, end) over <paramref name="chunks"/> contiguous ranges of
+    /// [0, count). With <paramref name="reverse"/> the ranges are handed out from the end, so a second
+    /// pass starts where the previous one finished, on data still in the last-level cache.
+    /// </summary>
+    public static void For(long count, int chunks, Action<int, long, long> body, bool reverse = false)
+    {
+        if (chunks <= 1)
+        {
+            body(0, 0, count);
+            return;
+        }
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Threads }, i =>
+        {
+            int c = reverse ? chunks - 1 - i : i;
+            body(c, count * c / chunks, count * (c + 1) / chunks);
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/>(start, end) over [0, count), in parallel when the work is large (see <see cref="For(long, int, Action{int, long, long}, bool)"/> for <paramref name="reverse"/>).</summary>
+    public static void For(long count, long elementsPerItem, Action<long, long> body, bool reverse = false) =>
+        For(count, Chunks(count, elementsPerItem), (_, start, end) => body(start, end), reverse);
+}

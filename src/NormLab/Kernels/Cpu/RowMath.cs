@@ -1,0 +1,365 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace NormLab.Kernels.Cpu;
+
+/// <summary>
+/// SIMD loops over one contiguous row: statistics accumulated in float64 (float32 values are widened
+/// first), and elementwise maps computed in the row's own type. T is float or double; the JIT removes
+/// the type tests.
+/// </summary>
+internal static unsafe class RowMath
+{
+    /// <summary>Adds Σ(x − k) and Σ(x − k)² over the row to <paramref name="s1"/>, <paramref name="s2"/> (k: a shift close to the mean).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Moments<T>(T* x, long n, double k, ref double s1, ref double s2) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) MomentsF((float*)x, n, k, ref s1, ref s2);
+        else MomentsD((double*)x, n, k, ref s1, ref s2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MomentsF(float* x, long n, double k, ref double s1, ref double s2)
+    {
+        var kv = Vector256.Create(k);
+        Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<double> q0 = default, q1 = default, q2 = default, q3 = default;
+        long i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            var (l0, h0) = Vector256.Widen(Vector256.Load(x + i));
+            var (l1, h1) = Vector256.Widen(Vector256.Load(x + i + 8));
+            l0 -= kv; h0 -= kv; l1 -= kv; h1 -= kv;
+            a0 += l0; a1 += h0; a2 += l1; a3 += h1;
+            q0 = Vector256.FusedMultiplyAdd(l0, l0, q0);
+            q1 = Vector256.FusedMultiplyAdd(h0, h0, q1);
+            q2 = Vector256.FusedMultiplyAdd(l1, l1, q2);
+            q3 = Vector256.FusedMultiplyAdd(h1, h1, q3);
+        }
+        double t1 = Vector256.Sum((a0 + a1) + (a2 + a3)), t2 = Vector256.Sum((q0 + q1) + (q2 + q3));
+        for (; i < n; i++)
+        {
+            double d = x[i] - k;
+            t1 += d;
+            t2 += d * d;
+        }
+        s1 += t1;
+        s2 += t2;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MomentsD(double* x, long n, double k, ref double s1, ref double s2)
+    {
+        var kv = Vector256.Create(k);
+        Vector256<double> a0 = default, a1 = default, q0 = default, q1 = default;
+        long i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var v0 = Vector256.Load(x + i) - kv;
+            var v1 = Vector256.Load(x + i + 4) - kv;
+            a0 += v0; a1 += v1;
+            q0 = Vector256.FusedMultiplyAdd(v0, v0, q0);
+            q1 = Vector256.FusedMultiplyAdd(v1, v1, q1);
+        }
+        double t1 = Vector256.Sum(a0 + a1), t2 = Vector256.Sum(q0 + q1);
+        for (; i < n; i++)
+        {
+            double d = x[i] - k;
+            t1 += d;
+            t2 += d * d;
+        }
+        s1 += t1;
+        s2 += t2;
+    }
+
+    /// <summary>Adds Σ dy and Σ dy·(x − center) over the row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GradSums<T>(T* dy, T* x, long n, double center, ref double sdy, ref double sdyx) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) GradSumsF((float*)dy, (float*)x, n, center, ref sdy, ref sdyx);
+        else GradSumsD((double*)dy, (double*)x, n, center, ref sdy, ref sdyx);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GradSumsF(float* dy, float* x, long n, double center, ref double sdy, ref double sdyx)
+    {
+        var cv = Vector256.Create(center);
+        Vector256<double> a0 = default, a1 = default, b0 = default, b1 = default;
+        long i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var (gl, gh) = Vector256.Widen(Vector256.Load(dy + i));
+            var (xl, xh) = Vector256.Widen(Vector256.Load(x + i));
+            a0 += gl; a1 += gh;
+            b0 = Vector256.FusedMultiplyAdd(gl, xl - cv, b0);
+            b1 = Vector256.FusedMultiplyAdd(gh, xh - cv, b1);
+        }
+        double t1 = Vector256.Sum(a0 + a1), t2 = Vector256.Sum(b0 + b1);
+        for (; i < n; i++)
+        {
+            t1 += dy[i];
+            t2 += dy[i] * (x[i] - center);
+        }
+        sdy += t1;
+        sdyx += t2;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GradSumsD(double* dy, double* x, long n, double center, ref double sdy, ref double sdyx)
+    {
+        var cv = Vector256.Create(center);
+        Vector256<double> a0 = default, a1 = default, b0 = default, b1 = default;
+        long i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var g0 = Vector256.Load(dy + i);
+            var g1 = Vector256.Load(dy + i + 4);
+            a0 += g0; a1 += g1;
+            b0 = Vector256.FusedMultiplyAdd(g0, Vector256.Load(x + i) - cv, b0);
+            b1 = Vector256.FusedMultiplyAdd(g1, Vector256.Load(x + i + 4) - cv, b1);
+        }
+        double t1 = Vector256.Sum(a0 + a1), t2 = Vector256.Sum(b0 + b1);
+        for (; i < n; i++)
+        {
+            t1 += dy[i];
+            t2 += dy[i] * (x[i] - center);
+        }
+        sdy += t1;
+        sdyx += t2;
+    }
+
+    /// <summary>
+    /// Elementwise-affine gradient sums over a row: with g = dy·γⱼ (γ absent: 1), adds Σ g and
+    /// Σ g·(x − center) to <paramref name="sg"/>, <paramref name="sgx"/>, and accumulates
+    /// dγⱼ += dy·(x − center)·r and dβⱼ += dy into the float64 arrays (each may be null).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GradSumsElementwise<T>(T* dy, T* x, long n, double center, double r, T* gamma,
+        double* dgamma, double* dbeta, ref double sg, ref double sgx) where T : unmanaged
+    {
+        // Scalar-per-element accumulation into the per-position arrays is memory-bound on the row pair;
+        // vectorize in float64 lanes of 4.
+        var cv = Vector256.Create(center);
+        var rv = Vector256.Create(r);
+        Vector256<double> a = default, b = default;
+        long i = 0;
+        for (; i + 4 <= n; i += 4)
+        {
+            var g = Load4(dy + i);
+            var xc = Load4(x + i) - cv;
+            if (dgamma != null) Vector256.Store(Vector256.FusedMultiplyAdd(g * xc, rv, Vector256.Load(dgamma + i)), dgamma + i);
+            if (dbeta != null) Vector256.Store(Vector256.Load(dbeta + i) + g, dbeta + i);
+            if (gamma != null) g *= Load4(gamma + i);
+            a += g;
+            b = Vector256.FusedMultiplyAdd(g, xc, b);
+        }
+        double t1 = Vector256.Sum(a), t2 = Vector256.Sum(b);
+        for (; i < n; i++)
+        {
+            double g = ToDouble(dy[i]), xc = ToDouble(x[i]) - center;
+            if (dgamma != null) dgamma[i] += g * xc * r;
+            if (dbeta != null) dbeta[i] += g;
+            if (gamma != null) g *= ToDouble(gamma[i]);
+            t1 += g;
+            t2 += g * xc;
+        }
+        sg += t1;
+        sgx += t2;
+    }
+
+    /// <summary>
+    /// y = (x − center)·scale + shift over the row. <paramref name="ahead"/>, when given, is the
+    /// next row the caller will read (same length): it is prefetched into L2 while this one is written,
+    /// so memory stays busy while the core works from cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Affine<T>(T* x, T* y, long n, double center, double scale, double shift, T* ahead = null) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) AffineF((float*)x, (float*)y, n, (float)center, (float)scale, (float)shift, (byte*)ahead);
+        else AffineD((double*)x, (double*)y, n, center, scale, shift, (byte*)ahead);
+    }
+
+    /// <summary>Prefetches the cache line at <paramref name="p"/> into L2 (no-op without SSE or for null).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prefetch(byte* p)
+    {
+        if (Sse.IsSupported && p != null) Sse.Prefetch1(p);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AffineF(float* x, float* y, long n, float center, float scale, float shift, byte* ahead)
+    {
+        var c = Vector256.Create(center);
+        var a = Vector256.Create(scale);
+        var b = Vector256.Create(shift);
+        long i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            if (ahead != null) Prefetch(ahead + i * sizeof(float));
+            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - c, a, b), y + i);
+            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8) - c, a, b), y + i + 8);
+        }
+        for (; i < n; i++) y[i] = (x[i] - center) * scale + shift;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AffineD(double* x, double* y, long n, double center, double scale, double shift, byte* ahead)
+    {
+        var c = Vector256.Create(center);
+        var a = Vector256.Create(scale);
+        var b = Vector256.Create(shift);
+        long i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            if (ahead != null) Prefetch(ahead + i * sizeof(double));
+            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - c, a, b), y + i);
+            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 4) - c, a, b), y + i + 4);
+        }
+        for (; i < n; i++) y[i] = (x[i] - center) * scale + shift;
+    }
+
+    /// <summary>y = (x − center)·r·γⱼ + βⱼ over the row (γ absent: 1, β absent: 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AffineElementwise<T>(T* x, T* y, long n, double center, double r, T* gamma, T* beta, T* ahead = null) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) AffineElementwiseF((float*)x, (float*)y, n, (float)center, (float)r, (float*)gamma, (float*)beta, (byte*)ahead);
+        else AffineElementwiseD((double*)x, (double*)y, n, center, r, (double*)gamma, (double*)beta, (byte*)ahead);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AffineElementwiseF(float* x, float* y, long n, float center, float r, float* gamma, float* beta, byte* ahead)
+    {
+        var c = Vector256.Create(center);
+        var rv = Vector256.Create(r);
+        long i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            if (ahead != null) Prefetch(ahead + i * sizeof(float));
+            var v = (Vector256.Load(x + i) - c) * rv;
+            if (gamma != null) v *= Vector256.Load(gamma + i);
+            if (beta != null) v += Vector256.Load(beta + i);
+            Vector256.Store(v, y + i);
+        }
+        for (; i < n; i++)
+        {
+            float v = (x[i] - center) * r;
+            if (gamma != null) v *= gamma[i];
+            if (beta != null) v += beta[i];
+            y[i] = v;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AffineElementwiseD(double* x, double* y, long n, double center, double r, double* gamma, double* beta, byte* ahead)
+    {
+        var c = Vector256.Create(center);
+        var rv = Vector256.Create(r);
+        long i = 0;
+        for (; i + 4 <= n; i += 4)
+        {
+            if (ahead != null) Prefetch(ahead + i * sizeof(double));
+            var v = (Vector256.Load(x + i) - c) * rv;
+            if (gamma != null) v *= Vector256.Load(gamma + i);
+            if (beta != null) v += Vector256.Load(beta + i);
+            Vector256.Store(v, y + i);
+        }
+        for (; i < n; i++)
+        {
+            double v = (x[i] - center) * r;
+            if (gamma != null) v *= gamma[i];
+            if (beta != null) v += beta[i];
+            y[i] = v;
+        }
+    }
+
+    /// <summary>
+    /// dx = (γ·dy − ḡ)·r + b·(x − center) + c0 over the row, with γ = <paramref name="scale"/>·γⱼ (γ null: 1).
+    /// Subtracting ḡ before scaling by r keeps dx exactly 0 where the statistic has one element.
+    /// </summary>
+    /// <remarks><paramref name="aheadDy"/> and <paramref name="aheadX"/>, when given, are the next rows the caller will read; they are prefetched into L2.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GradApply<T>(T* dy, T* x, T* dx, long n, double center, double scale, double gbar, double r, double b, double c0, T* gamma = null,
+        T* aheadDy = null, T* aheadX = null) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            GradApplyF((float*)dy, (float*)x, (float*)dx, n, (float)center, (float)scale, (float)gbar, (float)r, (float)b, (float)c0, (float*)gamma, (byte*)aheadDy, (byte*)aheadX);
+        else
+            GradApplyD((double*)dy, (double*)x, (double*)dx, n, center, scale, gbar, r, b, c0, (double*)gamma, (byte*)aheadDy, (byte*)aheadX);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GradApplyF(float* dy, float* x, float* dx, long n, float center, float scale, float gbar, float r, float b, float c0, float* gamma,
+        byte* aheadDy, byte* aheadX)
+    {
+        var cv = Vector256.Create(center);
+        var sv = Vector256.Create(scale);
+        var gv = Vector256.Create(gbar);
+        var rv = Vector256.Create(r);
+        var bv = Vector256.Create(b);
+        var c0v = Vector256.Create(c0);
+        long i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            if (aheadDy != null)
+            {
+                Prefetch(aheadDy + i * sizeof(float));
+                Prefetch(aheadX + i * sizeof(float));
+            }
+            var g = Vector256.Load(dy + i) * sv;
+            if (gamma != null) g *= Vector256.Load(gamma + i);
+            var t = Vector256.FusedMultiplyAdd(g - gv, rv, c0v);
+            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - cv, bv, t), dx + i);
+        }
+        for (; i < n; i++)
+        {
+            float g = dy[i] * scale;
+            if (gamma != null) g *= gamma[i];
+            dx[i] = (x[i] - center) * b + ((g - gbar) * r + c0);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GradApplyD(double* dy, double* x, double* dx, long n, double center, double scale, double gbar, double r, double b, double c0, double* gamma,
+        byte* aheadDy, byte* aheadX)
+    {
+        var cv = Vector256.Create(center);
+        var sv = Vector256.Create(scale);
+        var gv = Vector256.Create(gbar);
+        var rv = Vector256.Create(r);
+        var bv = Vector256.Create(b);
+        var c0v = Vector256.Create(c0);
+        long i = 0;
+        for (; i + 4 <= n; i += 4)
+        {
+            if (aheadDy != null)
+            {
+                Prefetch(aheadDy + i * sizeof(double));
+                Prefetch(aheadX + i * sizeof(double));
+            }
+            var g = Vector256.Load(dy + i) * sv;
+            if (gamma != null) g *= Vector256.Load(gamma + i);
+            var t = Vector256.FusedMultiplyAdd(g - gv, rv, c0v);
+            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - cv, bv, t), dx + i);
+        }
+        for (; i < n; i++)
+        {
+            double g = dy[i] * scale;
+            if (gamma != null) g *= gamma[i];
+            dx[i] = (x[i] - center) * b + ((g - gbar) * r + c0);
+        }
+    }
+
+    /// <summary>Four consecutive values as float64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<double> Load4<T>(T* p) where T : unmanaged
+    {
+        if (typeof(T) == typeof(double)) return Vector256.Load((double*)p);
+        return Vector256.WidenLower(Vector128.Load((float*)p).ToVector256Unsafe());
+    }
+
+    /// <summary>One value as float64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double ToDouble<T>(T v) where T : unmanaged =>
+        typeof(T) == typeof(float) ? Unsafe.As<T, float>(ref v) : Unsafe.As<T, double>(ref v);
+}

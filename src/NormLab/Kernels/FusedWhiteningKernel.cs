@@ -1,0 +1,149 @@
+using System.Runtime.CompilerServices;
+using NormLab.Framework;
+using NormLab.Kernels.Cpu;
+using NormLab.Operations;
+using static TorchSharp.torch;
+
+namespace NormLab.Kernels;
+
+/// <summary>
+/// The fused CPU kernel for batch and instance whitening (PCA, ZCA, Cholesky, IterNorm on batch-group
+/// or group areas) with a per-channel γ/β. The mean is a fused float64 row pass, the centered copy a
+/// fused pass, the covariance a LibTorch bmm over the unpermuted [N·G, d, S] blocks (no transposed
+/// copies), W the operation's own matrix function, and W·(x − μ)·γ + β a fused tiled pass written in
+/// place; see <see cref="WhiteningCall"/> for the backward.
+/// </summary>
+internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
+{
+    public override bool IsNative => false;
+
+    /// <summary>The kernel for a layer's composition, or null when it has none.</summary>
+    public static FusedWhiteningKernel? Match(Normalizer layer) =>
+        layer.Operation is Whitening op
+        && layer.Area is ReductionArea r and not Areas.LayerArea
+        && r.Reduce.HasFlag(ViewAxes.Channel) && r.Reduce.HasFlag(ViewAxes.Space)
+        && FusedKernels.AffineKindOf(layer.Recovery) is AffineKind.None or AffineKind.PerChannel
+            ? new FusedWhiteningKernel(op)
+            : null;
+
+    public override unsafe Tensor? TryForward(Normalizer layer, Tensor x, NormPass pass)
+    {
+        if (!FusedKernels.Supports(x)) return null;
+        var area = (ReductionArea)layer.Area;
+        var (w, b) = FusedKernels.Affine(layer.Recovery);
+        if (!RawTensor.Matches(w, x, area.Channels) || !RawTensor.Matches(b, x, area.Channels)) return null;
+        var xc = x.contiguous();
+        long n = x.shape[0], d = area.GroupSize;
+        var layout = new WhiteningLayout(n, area.Groups, d, x.numel() / (n * area.Channels), area.Reduce.HasFlag(ViewAxes.Batch));
+        var track = op.Track == WhiteningTrack.Matrix ? "wm" : "cov";
+        var centered = empty_like(xc);
+        double[] mean;
+        Tensor matrix;
+        Tensor? sigmaLeaf = null, graph = null;
+        if (pass.UseRunning)
+        {
+            var running = pass.Running!;
+            mean = Expand(FusedKernels.Values(running["mean"]), layout);
+            Center(xc, centered, mean, layout);
+            var stored = running[track].detach().to(ScalarType.Float64);
+            if (op.Track == WhiteningTrack.Covariance) stored = op.WhiteningMatrix(stored);
+            matrix = layout.Batch ? stored.contiguous() : stored.unsqueeze(0).expand(n, -1, -1, -1).reshape(layout.Problems, d, d).contiguous();
+        }
+        else
+        {
+            mean = Means(xc, layout);
+            Center(xc, centered, mean, layout);
+            var blocks = centered.view(layout.Blocks, d, layout.S);
+            var sigma = blocks.bmm(blocks.transpose(1, 2)).to(ScalarType.Float64);
+            if (layout.Batch) sigma = sigma.view(n, layout.G, d, d).sum(new long[] { 0 });
+            sigma = sigma / layout.Samples + eye(d, dtype: ScalarType.Float64) * op.Eps;
+            if (!sigma.isfinite().all().item<bool>()) return null;
+            bool needGraph = is_grad_enabled() && x.requires_grad;
+            if (needGraph)
+            {
+                using var _ = enable_grad();
+                sigmaLeaf = sigma.detach().requires_grad_(true);
+                graph = op.WhiteningMatrix(sigmaLeaf);
+                matrix = graph.detach();
+            }
+            else
+                matrix = op.WhiteningMatrix(sigma);
+            if (pass.Running is { } running)
+            {
+                var perProblemMean = tensor(mean).view(layout.Problems, d);
+                running.Update(
+                    ("mean", perProblemMean.view(-1, layout.G, d).mean(new long[] { 0 }).reshape(-1)),
+                    (track, (op.Track == WhiteningTrack.Matrix ? matrix : sigma).view(-1, layout.G, d, d).mean(new long[] { 0 })));
+            }
+        }
+        var call = new WhiteningCall(layout, centered, mean, matrix.contiguous(), sigmaLeaf, graph, batchStatistics: !pass.UseRunning) { Composite = FusedKernels.Composite(layer, pass) };
+        return FusedFunction.Apply(call, xc, w, b);
+    }
+
+    /// <summary>Population means [C] expanded to every problem, [P·d].</summary>
+    private static double[] Expand(double[] population, WhiteningLayout layout)
+    {
+        var mean = new double[layout.Problems * layout.D];
+        for (long p = 0; p < layout.Problems; p++)
+            Array.Copy(population, (p % layout.G) * layout.D, mean, p * layout.D, layout.D);
+        return mean;
+    }
+
+    /// <summary>Per-problem channel means in float64 [P·d]: one fused pass of row sums.</summary>
+    private static unsafe double[] Means(Tensor x, WhiteningLayout layout)
+    {
+        long rows = layout.A * layout.C, s = layout.S;
+        var rowSums = new double[rows];
+        if (x.dtype == ScalarType.Float32) RowSums<float>(x, rowSums, s);
+        else RowSums<double>(x, rowSums, s);
+        var mean = new double[layout.Problems * layout.D];
+        for (long row = 0; row < rows; row++)
+        {
+            long a = row / layout.C, c = row % layout.C;
+            mean[layout.Problem(a * layout.G + c / layout.D) * layout.D + c % layout.D] += rowSums[row] / layout.Samples;
+        }
+        return mean;
+    }
+
+    private static unsafe void RowSums<T>(Tensor x, double[] sums, long s) where T : unmanaged
+    {
+        fixed (double* ps = sums)
+        {
+            nint px = (nint)RawTensor.Ptr<T>(x), pss = (nint)ps;
+            KernelParallel.For(sums.LongLength, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+            {
+                for (long row = start; row < end; row++)
+                {
+                    double s1 = 0, s2 = 0;
+                    RowMath.Moments((T*)px + row * s, s, 0.0, ref s1, ref s2);
+                    ((double*)pss)[row] = s1;
+                }
+            });
+        }
+    }
+
+    /// <summary>centered = x − μ, one fused pass.</summary>
+    private static unsafe void Center(Tensor x, Tensor centered, double[] mean, WhiteningLayout layout)
+    {
+        if (x.dtype == ScalarType.Float32) Center<float>(x, centered, mean, layout);
+        else Center<double>(x, centered, mean, layout);
+    }
+
+    private static unsafe void Center<T>(Tensor x, Tensor centered, double[] mean, WhiteningLayout layout) where T : unmanaged
+    {
+        long rows = layout.A * layout.C, s = layout.S, d = layout.D;
+        fixed (double* pm = mean)
+        {
+            nint px = (nint)RawTensor.Ptr<T>(x), pc = (nint)RawTensor.Ptr<T>(centered), ms = (nint)pm;
+            KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+            {
+                for (long row = start; row < end; row++)
+                {
+                    long a = row / layout.C, c = row % layout.C;
+                    double mu = ((double*)ms)[layout.Problem(a * layout.G + c / d) * d + c % d];
+                    RowMath.Affine((T*)px + row * s, (T*)pc + row * s, s, mu, 1.0, 0.0);
+                }
+            });
+        }
+    }
+}

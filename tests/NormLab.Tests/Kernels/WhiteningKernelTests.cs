@@ -1,0 +1,57 @@
+using NormLab.Layers;
+using NormLab.Operations;
+using TorchSharp;
+using static TorchSharp.torch;
+using Layout = NormLab.Tests.Kernels.KernelHarness.Layout;
+
+namespace NormLab.Tests.Kernels;
+
+/// <summary>
+/// The fused whitening kernel (batch and instance whitening, every matrix function, both running
+/// estimates) against the composite: outputs, input gradients through the covariance and the matrix
+/// function, γ and β gradients, running mean and matrix, and eval with them. Sample counts are not a
+/// multiple of the vector width or the tile.
+/// </summary>
+public class WhiteningKernelTests
+{
+    private static readonly Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> Cases = new()
+    {
+        ["zca"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 6, group: 3), new long[] { 4, 6, 5, 3 }),
+        ["pca"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Pca, 4, group: 2), new long[] { 5, 4, 3, 3 }),
+        ["cd"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Cholesky, 6, group: 3), new long[] { 4, 6, 7 }),
+        ["itn"] = (() => WhiteningNorms.IterNorm(6, group: 3, T: 4), new long[] { 3, 6, 5, 5 }),
+        ["zca-cov-cumulative"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 6, group: 2, momentum: null, track: WhiteningTrack.Covariance), new long[] { 4, 6, 3, 5 }),
+        ["zca-group-1-no-affine"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 3, group: 1, affine: false), new long[] { 4, 3, 3, 3 }),
+        ["zca-two-tiles"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 4, group: 4), new long[] { 2, 4, 70 }),
+        ["iw-zca"] = (() => WhiteningNorms.InstanceWhitening(WhiteningMethod.Zca, 6, group: 3), new long[] { 3, 6, 7, 5 }),
+        ["iw-itn-track"] = (() => WhiteningNorms.InstanceWhitening(WhiteningMethod.IterNorm, 4, group: 2, track_running_stats: true), new long[] { 3, 4, 5, 4 }),
+    };
+
+    public static TheoryData<string> Names => new(Cases.Keys);
+
+    /// <summary>Eigenvector signs of PCA are not stable under float32 rounding, so float32 runs the other methods.</summary>
+    public static TheoryData<string> Float32Names => new(Cases.Keys.Where(k => k != "pca"));
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Fused_matches_composite_in_float64(string name)
+    {
+        var (make, shape) = Cases[name];
+        KernelHarness.Compare(make, shape, ScalarType.Float64);
+    }
+
+    [Theory]
+    [MemberData(nameof(Float32Names))]
+    public void Fused_matches_composite_in_float32(string name)
+    {
+        var (make, shape) = Cases[name];
+        KernelHarness.Compare(make, shape, ScalarType.Float32);
+    }
+
+    [Fact]
+    public void Fused_takes_channels_last_inputs()
+    {
+        var (make, shape) = Cases["zca"];
+        KernelHarness.Compare(make, shape, ScalarType.Float64, Layout.ChannelsLast);
+    }
+}
