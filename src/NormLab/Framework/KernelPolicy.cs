@@ -20,25 +20,14 @@ public enum KernelMode
 /// <example><code>using (KernelPolicy.Use(KernelMode.Composite)) { y = layer.forward(x); }</code></example>
 public static class KernelPolicy
 {
-    private static readonly AsyncLocal<KernelMode?> Scoped = new();
+    private static readonly AsyncScope<KernelMode> Scoped = new();
 
     /// <summary>The mode used when no scope is active. Default <see cref="KernelMode.Auto"/>.</summary>
     public static KernelMode Default { get; set; } = KernelMode.Auto;
 
     /// <summary>The mode in effect.</summary>
-    public static KernelMode Current => Scoped.Value ?? Default;
+    public static KernelMode Current => Scoped.TryGet(out var mode) ? mode : Default;
 
     /// <summary>Uses <paramref name="mode"/> until the returned scope is disposed.</summary>
-    public static IDisposable Use(KernelMode mode)
-    {
-        var previous = Scoped.Value;
-        Scoped.Value = mode;
-        return new Restore(() => Scoped.Value = previous);
-    }
-
-    private sealed class Restore(Action undo) : IDisposable
-    {
-        private Action? _undo = undo;
-        public void Dispose() { _undo?.Invoke(); _undo = null; }
-    }
+    public static IDisposable Use(KernelMode mode) => Scoped.Use(mode);
 }

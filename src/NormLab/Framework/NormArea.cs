@@ -26,6 +26,13 @@ public abstract class NormArea
     /// </summary>
     public virtual bool RequiresMultipleValues => UsesBatch;
 
+    /// <summary>
+    /// True when this area combines statistics across the processes of a data-parallel job (a
+    /// synchronized area in a job of more than one process). Faster kernels compute statistics of the
+    /// local input only, so <see cref="Normalizer"/> uses none while this is true.
+    /// </summary>
+    public virtual bool IsDistributed => false;
+
     /// <summary>Checks the input's rank and sizes; throws <see cref="ArgumentException"/> naming the problem.</summary>
     public abstract void Validate(Tensor x);
 

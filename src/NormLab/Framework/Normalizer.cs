@@ -86,9 +86,10 @@ public class Normalizer : NormModule
         if (!pass.UseRunning && Operation.NeedsSpread && Area.RequiresMultipleValues && Operation.ValuesPerStatistic(Area, v) < 2)
             throw new ArgumentException(
                 $"input of shape {Checks.Shape(x.shape)} gives 1 value per statistic of area '{Area.Name}'; batch statistics need more than 1 value (use a larger batch or spatial size, or eval mode with running statistics)", "input");
-        foreach (var kernel in _kernels)
-            if (kernel.Allowed && kernel.TryForward(this, x, pass) is { } fast)
-                return fast;
+        if (!Area.IsDistributed)
+            foreach (var kernel in _kernels)
+                if (kernel.Allowed && kernel.TryForward(this, x, pass) is { } fast)
+                    return fast;
         var y = Operation.Normalize(v, Area, pass).reshape(x.shape);
         return Recovery.Apply(y, x);
     }

@@ -149,7 +149,7 @@ public class ReductionArea : NormArea
 
     /// <summary>Averages per-problem matrices or vectors [P, ...] over the batch into population form [G, ...].</summary>
     /// <exception cref="NotSupportedException">the spatial axis is not a sample axis, so problems depend on the input size.</exception>
-    public Tensor MatrixToPopulation(Tensor perProblem)
+    public virtual Tensor MatrixToPopulation(Tensor perProblem)
     {
         RequireMatrixPopulation();
         var tail = perProblem.shape.Skip(1).ToArray();
@@ -166,6 +166,30 @@ public class ReductionArea : NormArea
             .reshape(new[] { copies * Groups }.Concat(tail).ToArray());
     }
 
+    /// <summary>The mean over the samples (last dim) of matrices [P, d, m]: the whitening mean [P, d, 1].</summary>
+    public virtual Tensor MatrixMean(Tensor x) => x.mean(new long[] { -1 }, keepdim: true);
+
+    /// <summary>(1/m)·Xc·Xcᵀ of centered matrices [P, d, m]: the biased covariance [P, d, d] before eps.</summary>
+    public virtual Tensor MatrixSecondMoment(Tensor centered) => centered.matmul(centered.transpose(-2, -1)) / centered.shape[2];
+
+    /// <summary>The number of samples m behind each whitening statistic of the view <paramref name="v"/>.</summary>
+    public virtual long MatrixSampleCount(Tensor v) => Count(v, SampleAxes);
+
+    /// <summary>
+    /// The mean over the mini-batch (dim 0) of per-sample statistics <paramref name="t"/> [A, ...], kept as
+    /// a dim of size 1: how multi-mode operations pool batch statistics from per-sample ones (SN's BN branch).
+    /// </summary>
+    public virtual Tensor BatchMean(Tensor t) => t.mean(new long[] { 0 }, keepdim: true);
+
+    /// <summary>The unbiased variance over the mini-batch (dim 0) of <paramref name="t"/> [A, ...], kept as a dim of size 1.</summary>
+    public virtual Tensor BatchVariance(Tensor t) => t.var(0, unbiased: true, keepdim: true);
+
+    /// <summary>The sum of <paramref name="t"/> over its mini-batch dim <paramref name="dim"/> (mode normalization's weighted moments).</summary>
+    public virtual Tensor BatchSum(Tensor t, long dim, bool keepdim) => t.sum(new[] { dim }, keepdim);
+
+    /// <summary>The number of samples along the mini-batch dim <paramref name="dim"/> of <paramref name="t"/>.</summary>
+    public virtual long BatchCount(Tensor t, long dim = 0) => t.shape[dim];
+
     private long[] SampleDims => SampleAxes.Dims();
 
     private long[] MatrixOrder()
@@ -176,7 +200,8 @@ public class ReductionArea : NormArea
         return kept.Concat(new[] { 1L, 2L }).Concat(SampleDims).ToArray();
     }
 
-    private void RequireMatrixPopulation()
+    /// <summary>Throws <see cref="NotSupportedException"/> when per-problem statistics have no population form.</summary>
+    protected void RequireMatrixPopulation()
     {
         if (!SampleAxes.HasFlag(ViewAxes.Space))
             throw new NotSupportedException($"area '{Name}' keeps the spatial axis, so it has no population statistics");

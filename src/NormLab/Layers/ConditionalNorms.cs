@@ -1,3 +1,4 @@
+using NormLab.Distributed;
 using NormLab.Framework;
 using NormLab.Operations;
 using NormLab.Recoveries;
@@ -33,7 +34,15 @@ public static class ConditionalNorms
     /// Attentive normalization (Li, Sun &amp; Wu 2020): batch standardization and a mixture of K affine
     /// transforms weighted by attention from the pooled input; see <see cref="AttentiveRecovery"/>.
     /// </summary>
-    public static Normalizer AttentiveNorm(long num_channels, long K = 5, double eps = 1e-5, double? momentum = 0.1, bool track_running_stats = true, int[]? ranks = null) =>
-        new("AttentiveNorm", ReductionArea.Batch(num_channels), new Standardization(eps), new AttentiveRecovery(num_channels, K),
+    /// <param name="num_channels">C, at least 1.</param>
+    /// <param name="K">Affine components, at least 1. Default 5.</param>
+    /// <param name="eps">Variance offset, ≥ 0. Default 1e-5.</param>
+    /// <param name="momentum">Running-average momentum in [0, 1], or null for a cumulative average. Default 0.1.</param>
+    /// <param name="track_running_stats">Keep running statistics for eval mode. Default true.</param>
+    /// <param name="ranks">Accepted input ranks; default any ≥ 2.</param>
+    /// <param name="sync">Synchronize the batch statistics (of the input and of the attention logits) across processes. Default false.</param>
+    public static Normalizer AttentiveNorm(long num_channels, long K = 5, double eps = 1e-5, double? momentum = 0.1, bool track_running_stats = true, int[]? ranks = null,
+        bool sync = false) =>
+        new("AttentiveNorm", SynchronizedArea.Maybe(ReductionArea.Batch(num_channels), sync), new Standardization(eps), new AttentiveRecovery(num_channels, K, sync),
             track_running_stats, momentum, ranks);
 }

@@ -1,4 +1,5 @@
 using NormLab.Areas;
+using NormLab.Distributed;
 using NormLab.Framework;
 using NormLab.Operations;
 using NormLab.Recoveries;
@@ -38,9 +39,26 @@ public static class StandardNorms
         BatchNorm("BatchNorm3d", new[] { 5 }, num_features, eps, momentum, affine, track_running_stats);
 
     /// <summary>Batch normalization for inputs of the given ranks; see <see cref="BatchNorm1d"/>.</summary>
-    public static Normalizer BatchNorm(string name, int[] ranks, long num_features, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool track_running_stats = true) =>
-        new(name, ReductionArea.Batch(num_features), new Standardization(eps), AffineRecovery.PerChannel(num_features, affine),
+    /// <param name="name">Module name.</param>
+    /// <param name="ranks">Accepted input ranks.</param>
+    /// <param name="num_features">C, at least 1.</param>
+    /// <param name="eps">Variance offset, ≥ 0. Default 1e-5.</param>
+    /// <param name="momentum">Running-average momentum in [0, 1], or null for a cumulative average. Default 0.1.</param>
+    /// <param name="affine">Learn γ and β. Default true.</param>
+    /// <param name="track_running_stats">Keep running statistics for eval mode. Default true.</param>
+    /// <param name="sync">Synchronize the batch statistics across the processes of a data-parallel job (<see cref="SynchronizedArea"/>). Default false.</param>
+    public static Normalizer BatchNorm(string name, int[] ranks, long num_features, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool track_running_stats = true,
+        bool sync = false) =>
+        new(name, SynchronizedArea.Maybe(ReductionArea.Batch(num_features), sync), new Standardization(eps), AffineRecovery.PerChannel(num_features, affine),
             track_running_stats, momentum, ranks);
+
+    /// <summary>
+    /// Synchronized batch normalization (PyTorch's <c>nn.SyncBatchNorm</c>): batch normalization whose
+    /// statistics cover the global batch of every process of a data-parallel job; inputs [N, C, *].
+    /// In a single process it is exactly <see cref="BatchNorm1d"/>/<see cref="BatchNorm2d"/>; see <see cref="SynchronizedArea"/>.
+    /// </summary>
+    public static Normalizer SyncBatchNorm(long num_features, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool track_running_stats = true) =>
+        BatchNorm("SyncBatchNorm", new[] { 2, 3, 4, 5 }, num_features, eps, momentum, affine, track_running_stats, sync: true);
 
     /// <summary>
     /// Layer normalization (Ba et al. 2016): per sample over the trailing dims
@@ -93,8 +111,17 @@ public static class StandardNorms
     /// G groups of contiguous channels, with a per-channel γ and β.
     /// </summary>
     /// <remarks>Biased variance for normalizing; running_mean and running_var (shape [G]) track the mean and unbiased variance.</remarks>
-    public static Normalizer BatchGroupNorm(long num_groups, long num_channels, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool track_running_stats = true, int[]? ranks = null) =>
-        new("BatchGroupNorm", ReductionArea.BatchGroup(num_channels, num_groups), new Standardization(eps), AffineRecovery.PerChannel(num_channels, affine),
+    /// <param name="num_groups">G, dividing num_channels.</param>
+    /// <param name="num_channels">C, at least 1.</param>
+    /// <param name="eps">Variance offset, ≥ 0. Default 1e-5.</param>
+    /// <param name="momentum">Running-average momentum in [0, 1], or null for a cumulative average. Default 0.1.</param>
+    /// <param name="affine">Learn per-channel γ and β. Default true.</param>
+    /// <param name="track_running_stats">Keep running statistics for eval mode. Default true.</param>
+    /// <param name="ranks">Accepted input ranks; default any ≥ 2.</param>
+    /// <param name="sync">Synchronize the batch statistics across processes (<see cref="SynchronizedArea"/>). Default false.</param>
+    public static Normalizer BatchGroupNorm(long num_groups, long num_channels, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool track_running_stats = true, int[]? ranks = null,
+        bool sync = false) =>
+        new("BatchGroupNorm", SynchronizedArea.Maybe(ReductionArea.BatchGroup(num_channels, num_groups), sync), new Standardization(eps), AffineRecovery.PerChannel(num_channels, affine),
             track_running_stats, momentum, ranks);
 
     /// <summary>
@@ -132,8 +159,15 @@ public static class StandardNorms
     /// (N, *spatial). Meant to pair with weight normalization, which supplies the scale.
     /// </summary>
     /// <remarks>running_mean tracks the batch mean; β is the only parameter (<c>bias</c>).</remarks>
-    public static Normalizer MeanOnlyBatchNorm(long num_features, double? momentum = 0.1, bool affine = true, bool track_running_stats = true, int[]? ranks = null) =>
-        new("MeanOnlyBatchNorm", ReductionArea.Batch(num_features), new Centering(),
+    /// <param name="num_features">C, at least 1.</param>
+    /// <param name="momentum">Running-average momentum in [0, 1], or null for a cumulative average. Default 0.1.</param>
+    /// <param name="affine">Learn β. Default true.</param>
+    /// <param name="track_running_stats">Keep running statistics for eval mode. Default true.</param>
+    /// <param name="ranks">Accepted input ranks; default any ≥ 2.</param>
+    /// <param name="sync">Synchronize the batch mean across processes (<see cref="SynchronizedArea"/>). Default false.</param>
+    public static Normalizer MeanOnlyBatchNorm(long num_features, double? momentum = 0.1, bool affine = true, bool track_running_stats = true, int[]? ranks = null,
+        bool sync = false) =>
+        new("MeanOnlyBatchNorm", SynchronizedArea.Maybe(ReductionArea.Batch(num_features), sync), new Centering(),
             affine ? new AffineRecovery(new[] { num_features }, AffineLayout.PerChannel, scale: false) : new IdentityRecovery(),
             track_running_stats, momentum, ranks);
 

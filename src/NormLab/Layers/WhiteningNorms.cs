@@ -1,3 +1,4 @@
+using NormLab.Distributed;
 using NormLab.Framework;
 using NormLab.Operations;
 using NormLab.Recoveries;
@@ -37,10 +38,11 @@ public static class WhiteningNorms
     /// <param name="T">IterNorm's iterations, ≥ 1. Default 5.</param>
     /// <param name="track_running_stats">Keep running statistics for eval mode. Default true.</param>
     /// <param name="ranks">Accepted input ranks; default any ≥ 2.</param>
+    /// <param name="sync">Synchronize the mean and covariance across processes (<see cref="SynchronizedArea"/>). Default false.</param>
     /// <exception cref="ArgumentException">group not dividing num_channels, or an invalid value.</exception>
     public static Normalizer BatchWhitening(WhiteningMethod method, long num_channels, long group = 16, double? eps = null, double? momentum = 0.1,
-        bool affine = true, WhiteningTrack track = WhiteningTrack.Matrix, long T = 5, bool track_running_stats = true, int[]? ranks = null) =>
-        new($"BatchWhitening({method})", ReductionArea.BatchGroup(num_channels, Groups(num_channels, group)), Operation(method, eps, track, T),
+        bool affine = true, WhiteningTrack track = WhiteningTrack.Matrix, long T = 5, bool track_running_stats = true, int[]? ranks = null, bool sync = false) =>
+        new($"BatchWhitening({method})", SynchronizedArea.Maybe(ReductionArea.BatchGroup(num_channels, Groups(num_channels, group)), sync), Operation(method, eps, track, T),
             AffineRecovery.PerChannel(num_channels, affine), track_running_stats, momentum, ranks);
 
     /// <summary>

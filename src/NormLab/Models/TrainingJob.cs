@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using NormLab.Analysis;
 using NormLab.Data;
+using NormLab.Distributed;
 using NormLab.Framework;
 using NormLab.Optim;
 using NormLab.Registry;
@@ -109,24 +110,34 @@ public static class TrainingJob
     /// <param name="cancel">Checked between steps.</param>
     /// <param name="monitor">When given, a <see cref="TrainingMonitor"/> CSV file of activation moments, gradient and weight norms and effective learning rates.</param>
     /// <param name="monitorEvery">Record the monitor every this many steps (≥ 1).</param>
+    /// <param name="world">
+    /// Train data-parallel over this job when it has more than one process (default: this process alone):
+    /// rank 0's initial state is broadcast, <see cref="TrainingConfig.BatchSize"/> is the batch of each
+    /// process (the global batch is P times larger), gradients are summed across processes (see
+    /// <see cref="DataParallel"/>), rank 0's buffers are broadcast before each evaluation, and every
+    /// process returns the same metrics. Every process must pass the same configuration and data.
+    /// </param>
     /// <returns>The result and the trained model.</returns>
     /// <exception cref="ArgumentException">an invalid configuration.</exception>
     /// <exception cref="OperationCanceledException">cancelled.</exception>
     public static (TrainingResult Result, nn.Module<Tensor, Tensor> Model) Run(TrainingConfig config, LabeledDataset data,
         Action<long, long, double>? onStep = null, Action<int, nn.Module<Tensor, Tensor>, NormOptimizer>? onEpoch = null, CancellationToken cancel = default,
-        string? monitor = null, int monitorEvery = 10)
+        string? monitor = null, int monitorEvery = 10, Communicator? world = null)
     {
         if (monitorEvery < 1) throw new ArgumentException($"monitor interval ({monitorEvery}) must be at least 1", nameof(monitorEvery));
         if (config.BatchSize < 1) throw new ArgumentException($"batch size ({config.BatchSize}) must be at least 1", "batch_size");
         if (config.Epochs < 1) throw new ArgumentException($"epochs ({config.Epochs}) must be at least 1", "epochs");
         if (config.TrainLimit < 0) throw new ArgumentException($"train limit ({config.TrainLimit}) must be >= 0", "train_limit");
         var model = BuildModel(config, data.FeatureShape, data.Classes);
+        var parallel = world is { Size: > 1 } ? new DataParallel(model, world) : null;
+        parallel?.BroadcastState();
         var optimizer = OptimizerRegistry.Create(config.Optimizer, model.parameters());
         using var recorder = monitor is null ? null : new TrainingMonitor(model, monitor);
         long n = config.TrainLimit > 0 ? Math.Min(config.TrainLimit, data.TrainX.shape[0]) : data.TrainX.shape[0];
         var trainX = data.TrainX.narrow(0, 0, n);
         var trainY = data.TrainY.narrow(0, 0, n);
-        long perEpoch = (n + config.BatchSize - 1) / config.BatchSize;
+        int globalBatch = checked(config.BatchSize * (parallel?.World.Size ?? 1));
+        long perEpoch = (n + globalBatch - 1) / globalBatch;
         long total = perEpoch * config.Epochs, step = 0;
         var baseRates = optimizer.ParamGroups.Select(g => g.LearningRate).ToArray();
         var shuffle = new Generator((ulong)(config.Seed * 7919 + 17));
@@ -137,7 +148,7 @@ public static class TrainingJob
         for (int epoch = 1; epoch <= config.Epochs && !diverged; epoch++)
         {
             var clock = Stopwatch.StartNew();
-            double trainLoss = TrainingLoop.Epoch(model, optimizer, Batches.Of(trainX, trainY, config.BatchSize, shuffle), afterStep: loss =>
+            double trainLoss = TrainingLoop.Epoch(model, optimizer, Batches.Of(trainX, trainY, globalBatch, shuffle), parallel: parallel, afterStep: loss =>
             {
                 step++;
                 if (config.RecordEvery > 0 && step % config.RecordEvery == 0) steps.Add(new[] { (double)step, loss });
@@ -148,7 +159,8 @@ public static class TrainingJob
             });
             double seconds = clock.Elapsed.TotalSeconds;
             diverged = !double.IsFinite(trainLoss);
-            var (testLoss, accuracy) = TrainingLoop.Evaluate(model, data.TestBatches(512));
+            parallel?.BroadcastBuffers();
+            var (testLoss, accuracy) = TrainingLoop.Evaluate(model, data.TestBatches(512), parallel: parallel);
             epochs.Add(new EpochMetrics(epoch, trainLoss, testLoss, accuracy, seconds, n / Math.Max(seconds, 1e-9)));
             onEpoch?.Invoke(epoch, model, optimizer);
         }

@@ -81,21 +81,22 @@ public sealed class ModeStandardization : NormOperation
         }
         else
         {
-            var nk = g.sum(new long[] { 0 }).view(Modes, 1, 1, 1);
-            mean = WeightedMean(gk, x, nk);
-            variance = WeightedMean(gk, (x.unsqueeze(0) - mean).square(), nk);
+            var r = (ReductionArea)area;
+            var nk = r.BatchSum(g, 0, keepdim: false).view(Modes, 1, 1, 1);
+            mean = WeightedMean(r, gk, x, nk);
+            variance = WeightedMean(r, gk, (x.unsqueeze(0) - mean).square(), nk);
             if (pass.Running is { } running)
             {
                 using var _ = no_grad();
                 running.Update(("mean", mean.reshape(Modes, Channels)),
-                    ("mean_square", WeightedMean(gk, x.square(), nk).reshape(Modes, Channels)));
+                    ("mean_square", WeightedMean(r, gk, x.square(), nk).reshape(Modes, Channels)));
             }
         }
         var y = (gk * ((x.unsqueeze(0) - mean) * (variance + Eps).rsqrt())).sum(new long[] { 0 });
         return y.reshape(v.shape);
     }
 
-    /// <summary>Σ_n g_nk·E_S[t_n] / n_k for t of shape [N, C, S] or [K, N, C, S]: result [K, 1, C, 1].</summary>
-    private static Tensor WeightedMean(Tensor gk, Tensor t, Tensor nk) =>
-        (gk * t.mean(new long[] { -1 }, keepdim: true)).sum(new long[] { 1 }, keepdim: true) / nk;
+    /// <summary>Σ_n g_nk·E_S[t_n] / n_k for t of shape [N, C, S] or [K, N, C, S]: result [K, 1, C, 1]; the sum over n is the area's.</summary>
+    private static Tensor WeightedMean(ReductionArea area, Tensor gk, Tensor t, Tensor nk) =>
+        area.BatchSum(gk * t.mean(new long[] { -1 }, keepdim: true), 1, keepdim: true) / nk;
 }

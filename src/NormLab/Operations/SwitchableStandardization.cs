@@ -51,7 +51,7 @@ public sealed class SwitchableStandardization : NormOperation
     }
 
     /// <inheritdoc />
-    public override long ValuesPerStatistic(NormArea area, Tensor v) => Spatial ? v.shape[3] : v.shape[0];
+    public override long ValuesPerStatistic(NormArea area, Tensor v) => Spatial ? v.shape[3] : ((ReductionArea)area).BatchCount(v);
 
     /// <inheritdoc />
     public override IReadOnlyList<RunningStatistic> RunningStatistics(NormArea area)
@@ -109,10 +109,11 @@ public sealed class SwitchableStandardization : NormOperation
             }
             else
             {
-                meanBn = perSampleMean.mean(new long[] { 0 }, keepdim: true);
+                var r = (ReductionArea)area;
+                meanBn = r.BatchMean(perSampleMean);
                 varBn = spatial
-                    ? perSampleSecond.mean(new long[] { 0 }, keepdim: true) - meanBn.square()
-                    : x.var(0, unbiased: true, keepdim: true);
+                    ? r.BatchMean(perSampleSecond) - meanBn.square()
+                    : r.BatchVariance(x);
                 pass.Running?.Update(("mean", meanBn.reshape(-1)), ("var", varBn.reshape(-1)));
             }
             means.Add(meanBn);

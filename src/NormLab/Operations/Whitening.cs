@@ -52,7 +52,7 @@ public abstract class Whitening : NormOperation
     }
 
     /// <inheritdoc />
-    public override long ValuesPerStatistic(NormArea area, Tensor v) => ReductionArea.Count(v, ((ReductionArea)area).SampleAxes);
+    public override long ValuesPerStatistic(NormArea area, Tensor v) => ((ReductionArea)area).MatrixSampleCount(v);
 
     /// <inheritdoc />
     public override IReadOnlyList<RunningStatistic> RunningStatistics(NormArea area)
@@ -81,9 +81,9 @@ public abstract class Whitening : NormOperation
             w = Track == WhiteningTrack.Matrix ? stored : Matrix(stored);
             return r.FromMatrix(w.matmul(centered).to(x.dtype), v);
         }
-        var batchMean = work.mean(new long[] { -1 }, keepdim: true);
+        var batchMean = r.MatrixMean(work);
         centered = work - batchMean;
-        var sigma = Covariance(centered);
+        var sigma = Covariance(r, centered);
         if (!sigma.isfinite().all().item<bool>())
             return r.FromMatrix(full_like(x, double.NaN), v);
         w = Matrix(sigma);
@@ -93,12 +93,9 @@ public abstract class Whitening : NormOperation
         return r.FromMatrix(Apply(w, sigma, centered).to(x.dtype), v);
     }
 
-    /// <summary>Σ = (1/m)·Xc·Xcᵀ + eps·I for centered matrices [P, d, m].</summary>
-    protected Tensor Covariance(Tensor centered)
-    {
-        long d = centered.shape[1], m = centered.shape[2];
-        return centered.matmul(centered.transpose(-2, -1)) / m + eye(d, dtype: centered.dtype) * Eps;
-    }
+    /// <summary>Σ = (1/m)·Xc·Xcᵀ + eps·I for centered matrices [P, d, m], the second moment taken by the area.</summary>
+    protected Tensor Covariance(ReductionArea area, Tensor centered) =>
+        area.MatrixSecondMoment(centered) + eye(centered.shape[1], dtype: centered.dtype) * Eps;
 
     /// <summary>The whitening matrix W of covariances [P, d, d] (differentiable).</summary>
     protected abstract Tensor Matrix(Tensor sigma);

@@ -1,3 +1,4 @@
+using NormLab.Distributed;
 using NormLab.Framework;
 using NormLab.Operations;
 using TorchSharp;
@@ -22,11 +23,16 @@ public sealed class AttentiveRecovery : Recovery
     /// <summary>Creates the recovery.</summary>
     /// <param name="channels">C ≥ 1.</param>
     /// <param name="components">K ≥ 1. Default 5.</param>
-    public AttentiveRecovery(long channels, long components = 5)
+    /// <param name="sync">Synchronize the attention branch's batch normalization across processes. Default false.</param>
+    public AttentiveRecovery(long channels, long components = 5, bool sync = false)
     {
         Channels = Checks.AtLeast(channels, 1, "num_channels");
         Components = Checks.AtLeast(components, 1, "K");
+        Synchronized = sync;
     }
+
+    /// <summary>Whether the attention branch's batch normalization is synchronized across processes.</summary>
+    public bool Synchronized { get; }
 
     /// <summary>C.</summary>
     public long Channels { get; }
@@ -44,7 +50,7 @@ public sealed class AttentiveRecovery : Recovery
         state.AddParameter("bias", 0.1 * randn(Components, Channels));
         state.AddChild("attention", nn.Sequential(
             ("fc", nn.Linear(Channels, Components, hasBias: false)),
-            ("norm", new Normalizer("BatchNorm1d", ReductionArea.Batch(Components), new Standardization(), AffineRecovery.PerChannel(Components), true, 0.1, new[] { 2 }))));
+            ("norm", new Normalizer("BatchNorm1d", SynchronizedArea.Maybe(ReductionArea.Batch(Components), Synchronized), new Standardization(), AffineRecovery.PerChannel(Components), true, 0.1, new[] { 2 }))));
     }
 
     /// <summary>λ [N, K], the attention weights for the raw input.</summary>

@@ -44,8 +44,8 @@ internal static class RecoveryEntries
         r.Add(new("an", new[] { "attentivenorm" }, "attentive normalization",
             "Li, Sun & Wu 2020, Attentive Normalization",
             "y = sum_k lambda_k(x)*(gamma_k*xhat + beta_k), xhat batch-standardized, lambda = hsigmoid(BN(W*pool(x)))",
-            new[] { SpecKey.Int("K", 5, "number of affine components, >= 1"), Eps, Momentum, Track },
-            (a, c) => ConditionalNorms.AttentiveNorm(c.Channels, a.Int("K"), a.Real("eps"), a.OptionalReal("momentum"), a.Bool("track_running_stats"), c.Rank)));
+            new[] { SpecKey.Int("K", 5, "number of affine components, >= 1"), Eps, Momentum, Track, Sync },
+            (a, c) => ConditionalNorms.AttentiveNorm(c.Channels, a.Int("K"), a.Real("eps"), a.OptionalReal("momentum"), a.Bool("track_running_stats"), c.Rank, a.Bool("sync"))));
     }
 
     private static SpecKey InnerNorm(string @default) =>

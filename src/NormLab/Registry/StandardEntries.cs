@@ -11,6 +11,7 @@ internal static class StandardEntries
     internal static readonly SpecKey Momentum = SpecKey.OptionalReal("momentum", 0.1, "running-average momentum in [0,1]; null = cumulative average");
     internal static readonly SpecKey Affine = SpecKey.Bool("affine", true, "learn the recovery's gamma and beta");
     internal static readonly SpecKey Track = SpecKey.Bool("track_running_stats", true, "keep running statistics for eval mode");
+    internal static readonly SpecKey Sync = SpecKey.Bool("sync", false, "synchronize batch statistics across the processes of an mpirun job (SyncBatchNorm); a single process is unaffected");
 
     internal static SpecKey Groups(long d) => SpecKey.Int("groups", d, "number of contiguous channel groups; must divide C");
 
@@ -19,8 +20,8 @@ internal static class StandardEntries
         r.Add(new("bn", new[] { "batchnorm" }, "batch normalization",
             "Ioffe & Szegedy 2015, Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift",
             "y = gamma*(x - mean_B)/sqrt(var_B + eps) + beta, statistics per channel over (N, *spatial)",
-            new[] { Eps, Momentum, Affine, Track },
-            (a, c) => StandardNorms.BatchNorm("BatchNorm", c.Rank, c.Channels, a.Real("eps"), a.OptionalReal("momentum"), a.Bool("affine"), a.Bool("track_running_stats"))));
+            new[] { Eps, Momentum, Affine, Track, Sync },
+            (a, c) => StandardNorms.BatchNorm("BatchNorm", c.Rank, c.Channels, a.Real("eps"), a.OptionalReal("momentum"), a.Bool("affine"), a.Bool("track_running_stats"), a.Bool("sync"))));
 
         r.Add(new("ln", new[] { "layernorm" }, "layer normalization",
             "Ba, Kiros & Hinton 2016, Layer Normalization",
@@ -43,8 +44,8 @@ internal static class StandardEntries
         r.Add(new("bgn", new[] { "batchgroupnorm" }, "batch group normalization",
             "Zhou, Sun, Lu, Hu & Song 2020, Batch Group Normalization",
             "y = gamma*(x - mean_g)/sqrt(var_g + eps) + beta, per group of C/G channels over (N, C/G, *spatial)",
-            new[] { Groups(32), Eps, Momentum, Affine, Track },
-            (a, c) => StandardNorms.BatchGroupNorm(a.Int("groups"), c.Channels, a.Real("eps"), a.OptionalReal("momentum"), a.Bool("affine"), a.Bool("track_running_stats"), c.Rank)));
+            new[] { Groups(32), Eps, Momentum, Affine, Track, Sync },
+            (a, c) => StandardNorms.BatchGroupNorm(a.Int("groups"), c.Channels, a.Real("eps"), a.OptionalReal("momentum"), a.Bool("affine"), a.Bool("track_running_stats"), c.Rank, a.Bool("sync"))));
 
         r.Add(new("pn", new[] { "pono", "positionalnorm" }, "positional normalization",
             "Li, Wu, Weinberger & Belongie 2019, Positional Normalization",
@@ -62,7 +63,7 @@ internal static class StandardEntries
         r.Add(new("meanbn", new[] { "meanonlybn" }, "mean-only batch normalization",
             "Salimans & Kingma 2016, Weight Normalization: A Simple Reparameterization to Accelerate Training of Deep Neural Networks",
             "y = x - mean_B + beta, per channel over (N, *spatial)",
-            new[] { Momentum, Affine, Track },
-            (a, c) => StandardNorms.MeanOnlyBatchNorm(c.Channels, a.OptionalReal("momentum"), a.Bool("affine"), a.Bool("track_running_stats"), c.Rank)));
+            new[] { Momentum, Affine, Track, Sync },
+            (a, c) => StandardNorms.MeanOnlyBatchNorm(c.Channels, a.OptionalReal("momentum"), a.Bool("affine"), a.Bool("track_running_stats"), c.Rank, a.Bool("sync"))));
     }
 }

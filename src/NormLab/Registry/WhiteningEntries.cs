@@ -42,10 +42,10 @@ internal static class WhiteningEntries
     private static void AddBatch(SpecRegistry<NormContext, nn.Module> r, string name, WhiteningMethod method, string summary, string paper, string formula,
         double eps, params SpecKey[] extra)
     {
-        var keys = extra.Concat(new[] { Group, SpecKey.Real("eps", eps, "covariance offset added to Sigma, >= 0"), Momentum, Affine, StandardEntries.Track, Track }).ToArray();
+        var keys = extra.Concat(new[] { Group, SpecKey.Real("eps", eps, "covariance offset added to Sigma, >= 0"), Momentum, Affine, StandardEntries.Track, Track, Sync }).ToArray();
         r.Add(new(name, Array.Empty<string>(), summary, paper, formula, keys,
             (a, c) => WhiteningNorms.BatchWhitening(method, c.Channels, a.Int("group"), a.Real("eps"), a.OptionalReal("momentum"), a.Bool("affine"),
-                TrackOf(a), method == WhiteningMethod.IterNorm ? a.Int("T") : 5, a.Bool("track_running_stats"), c.Rank)));
+                TrackOf(a), method == WhiteningMethod.IterNorm ? a.Int("T") : 5, a.Bool("track_running_stats"), c.Rank, a.Bool("sync"))));
     }
 
     private static WhiteningTrack TrackOf(SpecArgs a) => a.Choice("track") == "cov" ? WhiteningTrack.Covariance : WhiteningTrack.Matrix;
