@@ -103,7 +103,7 @@ internal static class AnalyzeCommand
             throw new ArgumentException($"--model {modelName} but the checkpoint holds a {config.Model}");
         if (norm is not null && checkpoint is not null && norm != config.Norm)
             throw new ArgumentException($"--norm {norm} but the checkpoint was trained with {config.Norm}");
-        using var dataset = DataSets.Load(data, modelName, seed, Math.Max(samples, 2));
+        using var dataset = DataSets.Load(data, modelName, seed, Math.Max(samples, 2), stdout);
         var network = TrainingJob.BuildModel(config, dataset.FeatureShape, dataset.Classes);
         checkpoint?.LoadInto(network);
         network.train(train);

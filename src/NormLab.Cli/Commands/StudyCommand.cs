@@ -23,8 +23,7 @@ internal static class StudyCommand
         cl.EnsureAllUsed();
         if (threads < 1) throw new UsageException($"study: --threads ({threads}) must be at least 1");
         var experiments = Select(only);
-        if (data == "fashion-mnist" && !FashionMnist.IsAvailable())
-            throw new FileNotFoundException($"study: Fashion-MNIST is not installed in {FashionMnist.DefaultDirectory}; install the Debian package {FashionMnist.Package} (apt-get install {FashionMnist.Package})");
+        DataSets.EnsureAvailable(data, stdout);
         var output = OutputDirectory.Open(outDir);
 
         set_num_threads(threads);

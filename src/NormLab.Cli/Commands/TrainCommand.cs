@@ -49,7 +49,7 @@ internal static class TrainCommand
 
         var output = world.IsRoot ? OutputDirectory.Open(outDir) : null;
         set_num_threads(threads);
-        using var dataset = DataSets.Load(data, config.Model, config.Seed, config.TrainLimit > 0 ? config.TrainLimit : 6000);
+        using var dataset = DataSets.Load(data, config.Model, config.Seed, config.TrainLimit > 0 ? config.TrainLimit : 6000, stdout);
         var progress = Study.Progress.ForConsole(stdout);
         progress.Start($"train {config.Model} {config.Norm}", 1);
         long reported = 0;

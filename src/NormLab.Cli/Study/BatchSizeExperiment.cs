@@ -36,7 +36,7 @@ internal sealed class BatchSizeExperiment : Experiment
         var reference = context.Train(new TrainingConfig
         {
             Model = "cnn", Norm = "bn", Optimizer = "sgd(lr=0.05,momentum=0.9)", BatchSize = 64, Epochs = s.ReferenceEpochs,
-            TrainLimit = s.ReferenceSubset, Cosine = true, Seed = context.Seed,
+            TrainLimit = s.ReferenceSubset, Cosine = true, Seed = context.Seed, Widths = s.ReferenceWidths,
         }, "E2 reference BN");
 
         int small = 0, large = s.BatchSizes.Length - 1;
@@ -52,7 +52,7 @@ internal sealed class BatchSizeExperiment : Experiment
         var columns = new[] { "normalizer" }.Concat(s.BatchSizes.Select(b => $"batch {b}")).ToArray();
         var table = new Table("test_error", $"Test error (%) after {s.Epochs} epoch(s) on {s.Subset} training images, SGD momentum 0.9, lr = 0.05 x batch/64",
             columns, Norms.Select(n => new object?[] { n.Name }.Concat(errors[n.Name].Cast<object?>()).ToArray()).ToList());
-        var referenceTable = new Table("reference", "Reference run: BN CNN, batch 64, cosine schedule",
+        var referenceTable = new Table("reference", $"Reference run: BN CNN (widths {string.Join("-", s.ReferenceWidths ?? SmallCnn.DefaultWidths)}), batch 64, cosine schedule",
             new[] { "epoch", "train loss", "test loss", "test accuracy (%)", "images/s" },
             reference.Epochs.Select(e => new object?[] { e.Epoch, e.TrainLoss, e.TestLoss, e.TestAccuracy * 100, e.ImagesPerSecond }).ToList());
         var figure = new Figure("test-error", "Test error by batch size", "batch size", "test error (%)",

@@ -31,7 +31,7 @@ internal sealed class StudyContext
     public CancellationToken Cancel { get; }
 
     /// <summary>A cache key for work of <paramref name="what"/> on this study's data, scale and seed.</summary>
-    public string Key(string what) => $"{DataName}|{(Quick ? "quick" : "full")}|seed={Seed}|{what}";
+    public string Key(string what) => $"{DataName}|standardized|{(Quick ? "quick" : "full")}|seed={Seed}|{what}";
 
     /// <summary>Trains a configuration on the images (or returns the cached result), with a progress bar.</summary>
     public TrainingResult Train(TrainingConfig config, string label) =>

@@ -14,7 +14,7 @@ internal sealed record StudyOptions(string Data, bool Quick, long Seed, string O
 internal static class StudyRunner
 {
     /// <summary>Bumped when an experiment's design changes, so cached experiment results are not reused.</summary>
-    private const string Version = "2";
+    private const string Version = "3";
 
     /// <summary>Runs the study; cancellation stops it between runs, with the report of what finished written.</summary>
     /// <exception cref="OperationCanceledException">cancelled (completed runs stay cached).</exception>
@@ -27,10 +27,12 @@ internal static class StudyRunner
             $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription.Trim()}");
         try
         {
-            using var images = options.Data == "fashion-mnist" ? FashionMnist.Load()
+            using var rawImages = options.Data == "fashion-mnist" ? FashionMnist.Load()
                 : SyntheticData.Images(options.Seed, scale.SyntheticTrain, scale.SyntheticTest);
+            // The networks see standardized inputs, as in practice; E1 studies the raw inputs' conditioning.
+            using var images = rawImages.StandardizeFeatures();
             using var vectors = options.Data == "fashion-mnist" ? null : SyntheticData.Vectors(options.Seed, scale.SyntheticTrain, scale.SyntheticTest);
-            var context = new StudyContext(options.Data, images, vectors ?? images, scale, options.Quick, options.Seed, cache, progress, cancel);
+            var context = new StudyContext(options.Data, images, vectors ?? rawImages, scale, options.Quick, options.Seed, cache, progress, cancel);
             foreach (var experiment in options.Experiments)
             {
                 var experimentClock = Stopwatch.StartNew();

@@ -25,6 +25,9 @@ internal sealed record StudyScale
     public int ReferenceSubset { get; init; }
     public int ReferenceEpochs { get; init; }
 
+    /// <summary>E2's reference run: the CNN's conv widths (null = the default 16-32-64).</summary>
+    public long[]? ReferenceWidths { get; init; }
+
     /// <summary>E3's SND data, batches per probe and probes.</summary>
     public int SndData { get; init; }
     public int SndSamples { get; init; }
@@ -76,7 +79,7 @@ internal sealed record StudyScale
         SyntheticTrain = 12000, SyntheticTest = 2000,
         LeastSquaresSamples = 5000, LeastSquaresIterations = 20000,
         Subset = 5000, Epochs = 2,
-        ReferenceSubset = 0, ReferenceEpochs = 8,
+        ReferenceSubset = 0, ReferenceEpochs = 8, ReferenceWidths = new long[] { 32, 64, 128 },
         SndData = 1024, SndSamples = 16, SndProbes = 16,
         HessianSamples = 512, PowerIterations = 30, TraceProducts = 60, LanczosSteps = 40,
         WeightEpochs = 4, WeightSubset = 5000,

@@ -21,6 +21,9 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor>[] _norms;
     private readonly nn.Module<Tensor, Tensor> _fc;
 
+    /// <summary>The channels of the three convolutions unless given: 16, 32, 64.</summary>
+    public static IReadOnlyList<long> DefaultWidths { get; } = new long[] { 16, 32, 64 };
+
     /// <summary>Creates the network.</summary>
     /// <param name="norm">Normalizer spec after each convolution, or <c>none</c> (default).</param>
     /// <param name="classes">Output classes, >= 1 (default 10).</param>
@@ -32,7 +35,7 @@ public sealed class SmallCnn : nn.Module<Tensor, Tensor>
     public SmallCnn(string norm = NormLayers.None, long classes = 10, long inChannels = 1, long imageSize = 28, long[]? widths = null, long? seed = null)
         : base(nameof(SmallCnn))
     {
-        widths ??= new long[] { 16, 32, 64 };
+        widths ??= DefaultWidths.ToArray();
         if (widths.Length != 3 || widths.Any(w => w < 1))
             throw new ArgumentException($"widths [{string.Join(", ", widths)}] must be three channel counts >= 1", nameof(widths));
         if (classes < 1) throw new ArgumentException($"classes ({classes}) must be at least 1", nameof(classes));
