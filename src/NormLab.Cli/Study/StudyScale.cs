@@ -78,11 +78,11 @@ internal sealed record StudyScale
     {
         SyntheticTrain = 12000, SyntheticTest = 2000,
         LeastSquaresSamples = 5000, LeastSquaresIterations = 20000,
-        Subset = 5000, Epochs = 2,
+        Subset = 10000, Epochs = 4,
         ReferenceSubset = 0, ReferenceEpochs = 8, ReferenceWidths = new long[] { 32, 64, 128 },
         SndData = 1024, SndSamples = 16, SndProbes = 16,
         HessianSamples = 512, PowerIterations = 30, TraceProducts = 60, LanczosSteps = 40,
         WeightEpochs = 4, WeightSubset = 5000,
-        LargeBatchSubset = 12000, LargeBatch = 1024, LargeBatchEpochs = 4,
+        LargeBatchSubset = 30000, LargeBatch = 1024, LargeBatchEpochs = 4,
     };
 }
