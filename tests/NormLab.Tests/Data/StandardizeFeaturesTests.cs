@@ -37,7 +37,7 @@ public class StandardizeFeaturesTests
             }
         }
         Assert.Equal(data.TrainX.shape, standardized.TrainX.shape);
-        Assert.True(standardized.TrainY.equal(data.TrainY).item<bool>());
+        Assert.True(standardized.TrainY.eq(data.TrainY).all().item<bool>());
     }
 
     [Fact]
