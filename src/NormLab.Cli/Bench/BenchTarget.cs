@@ -36,7 +36,7 @@ internal sealed class BenchTarget : IDisposable
     /// <summary>The learnable tensors whose gradients the backward pass also computes.</summary>
     public Tensor[] Parameters { get; }
 
-    /// <summary>NormLab with <see cref="Framework.KernelMode.Auto"/>.</summary>
+    /// <summary>NormLab's own kernels (<see cref="Framework.KernelMode.Fused"/>: the fused kernel where one exists, even where <see cref="Framework.KernelMode.Auto"/> would pick the native op).</summary>
     public Func<Tensor, Tensor> NormLab { get; }
 
     /// <summary>LibTorch's native op with the same semantics, or null when LibTorch has none.</summary>

@@ -58,7 +58,7 @@ internal static class BenchTargets
         Func<Tensor, Tensor>? native = module is Normalizer layer && NativeKernels.Match(layer) is not null
             ? Under(KernelMode.Native, module)
             : null;
-        return new BenchTarget(spec, shape, x, parameters, Under(KernelMode.Auto, module), native, Under(KernelMode.Composite, module), module);
+        return new BenchTarget(spec, shape, x, parameters, Under(KernelMode.Fused, module), native, Under(KernelMode.Composite, module), module);
     }
 
     private static Func<Tensor, Tensor> Under(KernelMode mode, nn.Module<Tensor, Tensor> module) => x =>

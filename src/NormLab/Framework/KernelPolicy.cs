@@ -3,9 +3,9 @@ namespace NormLab.Framework;
 /// <summary>Which implementations a normalizer may use for the same semantics.</summary>
 public enum KernelMode
 {
-    /// <summary>The fastest available: fused CPU kernels (for inputs large enough to repay their call overhead), then LibTorch's native ops, then the composite.</summary>
+    /// <summary>The fastest measured: LibTorch's native op where one exists, else the fused CPU kernel, else the composite.</summary>
     Auto,
-    /// <summary>Like <see cref="Auto"/>, but fused kernels for every input size (kernel tests and benchmarks).</summary>
+    /// <summary>Fused CPU kernels wherever one exists, even where a native op is faster (kernel tests and benchmarks).</summary>
     Fused,
     /// <summary>LibTorch's native ops where they exist (twice differentiable), else the composite.</summary>
     Native,
