@@ -1,3 +1,4 @@
+using NormLab.Framework;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -89,6 +90,7 @@ public abstract class NormOptimizer<TOptions> : NormOptimizer where TOptions : O
                     using var scope = NewDisposeScope();
                     var grad = p.grad;
                     if (grad is null) continue;
+                    CheckGradient(p, grad);
                     Update(p, grad, StateOf(p), options);
                 }
             }
@@ -97,6 +99,15 @@ public abstract class NormOptimizer<TOptions> : NormOptimizer where TOptions : O
     }
 
     /// <summary>Wraps a validated group in this optimizer's group class (which may expose momentum or betas to schedulers).</summary>
+    /// <summary>A gradient must match its parameter's shape and dtype (LibTorch would broadcast or promote, or fail with a native trace).</summary>
+    private static void CheckGradient(Parameter p, Tensor grad)
+    {
+        if (!grad.shape.SequenceEqual(p.shape))
+            throw new ArgumentException($"the gradient of a parameter of shape {Checks.Shape(p.shape)} has shape {Checks.Shape(grad.shape)}; it must have the parameter's shape", "grad");
+        if (grad.dtype != p.dtype)
+            throw new ArgumentException($"the gradient of a {p.dtype} parameter of shape {Checks.Shape(p.shape)} is {grad.dtype}; it must have the parameter's dtype", "grad");
+    }
+
     protected virtual ParamGroup CreateGroup(Parameter[] parameters, TOptions options) => new ParamGroup<TOptions>(parameters, options);
 
     /// <summary>Creates the initial state of one parameter.</summary>

@@ -45,11 +45,16 @@ public sealed class OrthogonalWeightNorm : WeightNormalizer
     /// <inheritdoc />
     protected internal override Tensor Compute(WeightState state, bool training)
     {
-        var w = state.Parameter(RawSuffix);
+        var raw = state.Parameter(RawSuffix);
+        // LibTorch's eigh has no half kernel and does not converge on NaN/Inf: compute half weights in
+        // float32 (cast back), and turn a non-finite weight into a clear error instead of a native failure.
+        var w = Precision.IsHalf(raw.dtype) ? raw.to(ScalarType.Float32) : raw;
+        if (!w.detach().isfinite().all().item<bool>())
+            throw new ArgumentException($"own: the weight {Checks.Shape(w.shape)} has NaN or Inf entries; orthogonalization needs finite values", "weight");
         var zc = WeightRows.CenterRows(WeightRows.Grouped(w, WeightRows.RowsPerGroup(Group, w.shape)));
         var s = zc.matmul(zc.transpose(1, 2));
         var (lambda, u) = linalg.eigh(s);
         var whitening = (u * lambda.rsqrt().unsqueeze(1)).matmul(u.transpose(1, 2));
-        return whitening.matmul(zc).reshape(w.shape);
+        return whitening.matmul(zc).reshape(w.shape).to(raw.dtype);
     }
 }

@@ -55,6 +55,8 @@ public static class Reparametrization
                 throw new ArgumentException($"{module.GetName()}: '{name}' is already reparametrized by {existing.Method.Name}; call Reparametrization.Remove before applying {method.Name}", nameof(name));
             var original = ModuleAccess.OwnParameter(module, name)
                 ?? throw new ArgumentException($"{module.GetName()} has no parameter '{name}'; its parameters: {ParameterList(module)}", nameof(name));
+            if (original.numel() == 0)
+                throw new ArgumentException($"{module.GetName()}: '{name}' of shape {Checks.Shape(original.shape)} is empty; {method.Name} needs a weight with at least one element", nameof(name));
             method.Validate(module, original.shape);
             applied[name] = new Applied(module, name, method, original);
         }
