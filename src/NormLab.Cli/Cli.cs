@@ -9,7 +9,7 @@ public static class Cli
 {
     private static readonly (string Name, string Usage, Func<string[], TextWriter, int> Run)[] Commands =
     {
-        ("study", "normlab study [--data synthetic|fashion-mnist] [--quick] [--only E1,E3] [--seed N] [--out DIR] [--threads K]", StudyCommand.Run),
+        ("study", "normlab study [--data synthetic|fashion-mnist] [--quick | --scale tiny|quick|full] [--only E1,E3] [--seed N] [--out DIR] [--threads K]", StudyCommand.Run),
         ("list", "normlab list", ListCommand.Run),
         ("apply", "normlab apply (--norm SPEC | --weight-norm SPEC) --input X.npy --out DIR [--mode train|eval] [--grad-out G.npy] [--state KEY=FILE.npy ...] [--dtype float64|float32] [--cond C.npy]", ApplyCommand.Run),
         ("analyze", "normlab analyze conditioning --input X.npy [--centered] --json OUT | hessian --model linear --input X.npy --target Y.npy [--top-k K] [--trace] [--density] --json OUT | hessian --model mlp|cnn (--norm SPEC | --checkpoint FILE) [--data synthetic|fashion-mnist] [--samples N] [--mode train|eval] [--top-k K] [--trace] [--density] --json OUT | snd --norm SPEC --input X.npy --batch-size B [--samples S] [--probe P] [--seed N] --json OUT", AnalyzeCommand.Run),

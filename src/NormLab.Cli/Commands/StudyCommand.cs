@@ -16,11 +16,15 @@ internal static class StudyCommand
         var cl = new CommandLine("study", args, new HashSet<string> { "quick" });
         string data = cl.GetChoice("data", DataSets.Names) ?? "synthetic";
         bool quick = cl.Flag("quick");
+        string? scaleName = cl.GetChoice("scale", StudyScale.All.Select(s => s.Name).ToArray());
         string? only = cl.Get("only");
         long seed = cl.GetLong("seed") ?? 0;
         string outDir = cl.Get("out") ?? Path.Combine("out", "study");
         int threads = (int)(cl.GetLong("threads") ?? Environment.ProcessorCount);
         cl.EnsureAllUsed();
+        if (quick && scaleName is not null && scaleName != "quick")
+            throw new UsageException($"study: --quick contradicts --scale {scaleName}");
+        var scale = StudyScale.All.First(s => s.Name == (scaleName ?? (quick ? "quick" : "full")));
         if (threads < 1) throw new UsageException($"study: --threads ({threads}) must be at least 1");
         var experiments = Select(only);
         DataSets.EnsureAvailable(data, stdout);
@@ -35,8 +39,8 @@ internal static class StudyCommand
         var clock = Stopwatch.StartNew();
         try
         {
-            progress.Line($"study: {(quick ? "quick " : "")}{data} data, seed {seed}, {threads} threads, experiments {string.Join(", ", experiments.Select(e => e.Id))} -> {output.Path}");
-            StudyRunner.Run(new StudyOptions(data, quick, seed, output.Path, threads, experiments), quick ? StudyScale.Quick : StudyScale.Full, progress, cache, cancel.Token);
+            progress.Line($"study: {(scale.Name == "full" ? "" : scale.Name + " ")}{data} data, seed {seed}, {threads} threads, experiments {string.Join(", ", experiments.Select(e => e.Id))} -> {output.Path}");
+            StudyRunner.Run(new StudyOptions(data, scale, seed, output.Path, threads, experiments), progress, cache, cancel.Token);
             progress.Line($"study: done in {clock.Elapsed.TotalMinutes:F1} min ({cache.Hits} cached, {cache.Misses} computed); report: {Path.Combine(output.Path, "report.html")}");
             return 0;
         }

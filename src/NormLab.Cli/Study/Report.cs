@@ -6,7 +6,7 @@ using NormLab.IO;
 namespace NormLab.Cli.Study;
 
 /// <summary>What the study was run on, for the report's header and results.json.</summary>
-internal sealed record StudyInfo(string Data, bool Quick, long Seed, int Threads, string Started, double Seconds, string Machine);
+internal sealed record StudyInfo(string Data, string Scale, long Seed, int Threads, string Started, double Seconds, string Machine);
 
 /// <summary>
 /// Writes the study's outputs into its directory: one PNG per figure, one CSV per experiment,
@@ -65,7 +65,7 @@ internal static class Report
         var sb = new StringBuilder();
         sb.AppendLine("# NormLab study: what normalization does");
         sb.AppendLine();
-        sb.AppendLine($"Data: **{info.Data}**{(info.Quick ? " (quick)" : "")}, seed {info.Seed}, {info.Threads} threads, {info.Seconds:F0} s, {info.Started}, {info.Machine}.");
+        sb.AppendLine($"Data: **{info.Data}**{(info.Scale == "full" ? "" : $" ({info.Scale})")}, seed {info.Seed}, {info.Threads} threads, {info.Seconds:F0} s, {info.Started}, {info.Machine}.");
         sb.AppendLine();
         sb.AppendLine("| experiment | claim | held | finding |");
         sb.AppendLine("|---|---|---|---|");
@@ -107,7 +107,7 @@ internal static class Report
         sb.AppendLine("img{max-width:100%;border:1px solid #eee;margin:.5em 0}caption{caption-side:top;text-align:left;font-style:italic;color:#555;padding-bottom:.3em}");
         sb.AppendLine("</style></head><body>");
         sb.AppendLine("<h1>NormLab study: what normalization does</h1>");
-        sb.AppendLine($"<p class=\"meta\">Data: <b>{E(info.Data)}</b>{(info.Quick ? " (quick)" : "")} · seed {info.Seed} · {info.Threads} threads · {info.Seconds:F0} s · {E(info.Started)} · {E(info.Machine)}</p>");
+        sb.AppendLine($"<p class=\"meta\">Data: <b>{E(info.Data)}</b>{(info.Scale == "full" ? "" : $" ({info.Scale})")} · seed {info.Seed} · {info.Threads} threads · {info.Seconds:F0} s · {E(info.Started)} · {E(info.Machine)}</p>");
         sb.AppendLine("<table class=\"claims\"><caption>The survey's claims, measured</caption><tr><th>experiment</th><th>claim</th><th>held</th><th>finding</th></tr>");
         foreach (var r in results)
             sb.AppendLine($"<tr><td><a href=\"#{r.Id}\">{r.Id}</a> {E(r.Title)}</td><td>{E(r.Claim)}</td><td class=\"{(r.Held ? "held" : "failed")}\">{(r.Held ? "yes" : "no")}</td><td>{E(r.Finding)}</td></tr>");

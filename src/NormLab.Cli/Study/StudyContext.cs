@@ -6,14 +6,13 @@ namespace NormLab.Cli.Study;
 /// <summary>What experiments share: the data, the scale, the cache of completed runs, progress and cancellation.</summary>
 internal sealed class StudyContext
 {
-    public StudyContext(string dataName, LabeledDataset images, LabeledDataset vectors, StudyScale scale, bool quick, long seed,
+    public StudyContext(string dataName, LabeledDataset images, LabeledDataset vectors, StudyScale scale, long seed,
         RunCache cache, Progress progress, CancellationToken cancel)
     {
         DataName = dataName;
         Images = images;
         Vectors = vectors;
         Scale = scale;
-        Quick = quick;
         Seed = seed;
         Cache = cache;
         Progress = progress;
@@ -24,14 +23,13 @@ internal sealed class StudyContext
     public LabeledDataset Images { get; }
     public LabeledDataset Vectors { get; }
     public StudyScale Scale { get; }
-    public bool Quick { get; }
     public long Seed { get; }
     public RunCache Cache { get; }
     public Progress Progress { get; }
     public CancellationToken Cancel { get; }
 
     /// <summary>A cache key for work of <paramref name="what"/> on this study's data, scale and seed.</summary>
-    public string Key(string what) => $"{DataName}|standardized|{(Quick ? "quick" : "full")}|seed={Seed}|{what}";
+    public string Key(string what) => $"{DataName}|standardized|{Scale.Name}|seed={Seed}|{what}";
 
     /// <summary>Trains a configuration on the images (or returns the cached result), with a progress bar.</summary>
     public TrainingResult Train(TrainingConfig config, string label) =>

@@ -5,7 +5,7 @@ using NormLab.Data;
 namespace NormLab.Cli.Study;
 
 /// <summary>What a study runs on.</summary>
-internal sealed record StudyOptions(string Data, bool Quick, long Seed, string OutputDirectory, int Threads, IReadOnlyList<Experiment> Experiments);
+internal sealed record StudyOptions(string Data, StudyScale Scale, long Seed, string OutputDirectory, int Threads, IReadOnlyList<Experiment> Experiments);
 
 /// <summary>
 /// Runs the study's experiments in order, reusing every cached run, and rewrites the report after each
@@ -18,21 +18,21 @@ internal static class StudyRunner
 
     /// <summary>Runs the study; cancellation stops it between runs, with the report of what finished written.</summary>
     /// <exception cref="OperationCanceledException">cancelled (completed runs stay cached).</exception>
-    public static IReadOnlyList<ExperimentResult> Run(StudyOptions options, StudyScale scale, Progress progress, RunCache cache, CancellationToken cancel)
+    public static IReadOnlyList<ExperimentResult> Run(StudyOptions options, Progress progress, RunCache cache, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         string started = DateTime.Now.ToString("yyyy-MM-dd HH:mm");
         var results = new List<ExperimentResult>();
-        StudyInfo Info() => new(options.Data, options.Quick, options.Seed, options.Threads, started, clock.Elapsed.TotalSeconds,
+        StudyInfo Info() => new(options.Data, options.Scale.Name, options.Seed, options.Threads, started, clock.Elapsed.TotalSeconds,
             $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription.Trim()}");
         try
         {
             using var rawImages = options.Data == "fashion-mnist" ? FashionMnist.Load()
-                : SyntheticData.Images(options.Seed, scale.SyntheticTrain, scale.SyntheticTest);
+                : SyntheticData.Images(options.Seed, options.Scale.SyntheticTrain, options.Scale.SyntheticTest);
             // The networks see standardized inputs, as in practice; E1 studies the raw inputs' conditioning.
             using var images = rawImages.StandardizeFeatures();
-            using var vectors = options.Data == "fashion-mnist" ? null : SyntheticData.Vectors(options.Seed, scale.SyntheticTrain, scale.SyntheticTest);
-            var context = new StudyContext(options.Data, images, vectors ?? rawImages, scale, options.Quick, options.Seed, cache, progress, cancel);
+            using var vectors = options.Data == "fashion-mnist" ? null : SyntheticData.Vectors(options.Seed, options.Scale.SyntheticTrain, options.Scale.SyntheticTest);
+            var context = new StudyContext(options.Data, images, vectors ?? rawImages, options.Scale, options.Seed, cache, progress, cancel);
             foreach (var experiment in options.Experiments)
             {
                 var experimentClock = Stopwatch.StartNew();

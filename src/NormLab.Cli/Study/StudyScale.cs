@@ -6,6 +6,12 @@ namespace NormLab.Cli.Study;
 /// </summary>
 internal sealed record StudyScale
 {
+    /// <summary>The scale's name (tiny, quick, full): part of every cache key and shown in the report.</summary>
+    public string Name { get; init; } = "full";
+
+    /// <summary>The scales by name.</summary>
+    public static IReadOnlyList<StudyScale> All => new[] { Tiny, Quick, Full };
+
     /// <summary>Training and test samples of the synthetic images and vectors.</summary>
     public int SyntheticTrain { get; init; } = 6000;
     public int SyntheticTest { get; init; } = 1000;
@@ -51,6 +57,7 @@ internal sealed record StudyScale
     /// <summary>Seconds on two cores: every experiment with a few hundred images; for tests of the pipeline, not of the claims.</summary>
     public static StudyScale Tiny { get; } = new()
     {
+        Name = "tiny",
         SyntheticTrain = 400, SyntheticTest = 200,
         LeastSquaresSamples = 300, LeastSquaresIterations = 300,
         Subset = 64, Epochs = 1, BatchSizes = new[] { 4, 16 },
@@ -64,6 +71,7 @@ internal sealed record StudyScale
     /// <summary>A few minutes on two cores on the synthetic data.</summary>
     public static StudyScale Quick { get; } = new()
     {
+        Name = "quick",
         LeastSquaresSamples = 2000, LeastSquaresIterations = 5000,
         Subset = 2000, Epochs = 2, BatchSizes = new[] { 2, 8, 64 },
         ReferenceSubset = 4000, ReferenceEpochs = 3,

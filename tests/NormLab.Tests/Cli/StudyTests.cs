@@ -10,8 +10,8 @@ public class StudyTests
     private static (IReadOnlyList<ExperimentResult> Results, RunCache Cache) RunTiny(string dir)
     {
         var cache = new RunCache(Path.Combine(dir, "cache"));
-        var options = new StudyOptions("synthetic", true, 3, dir, 1, Experiment.All);
-        var results = StudyRunner.Run(options, StudyScale.Tiny, new Progress(TextWriter.Null, false), cache, CancellationToken.None);
+        var options = new StudyOptions("synthetic", StudyScale.Tiny, 3, dir, 1, Experiment.All);
+        var results = StudyRunner.Run(options, new Progress(TextWriter.Null, false), cache, CancellationToken.None);
         return (results, cache);
     }
 
