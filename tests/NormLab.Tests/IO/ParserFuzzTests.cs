@@ -21,8 +21,9 @@ public class ParserFuzzTests
 {
     private static readonly int MutationsPerSeed = 700 * Scale();
 
-    /// <summary>The most managed memory one input may allocate: the parsers read declared sizes in 1 MiB chunks as data arrives.</summary>
-    private const long MaxAllocationPerInput = 8L << 20;
+    /// <summary>The most managed memory one input may allocate beyond a small multiple of its length: declared sizes are
+    /// checked against seekable streams and otherwise read in chunks as data arrives.</summary>
+    private const long MaxAllocationPerInput = 4L << 20;
 
     private static int Scale() =>
         int.TryParse(Environment.GetEnvironmentVariable("NORMLAB_FUZZ_SCALE"), out int scale) && scale >= 1 ? scale : 1;
