@@ -10,7 +10,8 @@ namespace NormLab.Data;
 /// then rank big-endian int32 sizes, then the data. Files may be gzip-compressed (".gz").
 /// </summary>
 /// <remarks>
-/// Reading never trusts the header: the declared size is capped, the data is read in chunks as it
+/// Reading never trusts the header: the declared size is capped and, for a seekable stream, checked
+/// against the bytes left before anything is read; the data is read in chunks as it
 /// arrives (a corrupt header declaring a huge array allocates nothing of that size), and the data must
 /// end exactly where the header says. Every problem is an <see cref="IdxFormatException"/>.
 /// </remarks>
@@ -54,6 +55,8 @@ public static class Idx
             }
             if (bytes > MaxDataBytes)
                 throw new IdxFormatException($"{name}: shape ({string.Join(", ", shape)}) declares more than {MaxDataBytes} bytes (corrupt header?)");
+            if (stream.CanSeek && stream.Length - stream.Position < bytes)
+                throw new IdxFormatException($"{name}: data ends after {stream.Length - stream.Position} of {bytes} bytes for shape ({string.Join(", ", shape)}) (truncated)");
             var data = StreamReads.Chunked(stream, bytes, read =>
                 new IdxFormatException($"{name}: data ends after {read} of {bytes} bytes for shape ({string.Join(", ", shape)}) (truncated)"));
             var buffer = new byte[1];

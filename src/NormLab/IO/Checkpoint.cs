@@ -104,26 +104,30 @@ public sealed class Checkpoint
         Header? header;
         try { header = JsonSerializer.Deserialize<Header>(bytes.AsSpan(Magic.Length + 4, headerLength)); }
         catch (JsonException) { header = null; }
-        if (header is null) throw new CheckpointException($"{name} has a corrupt header");
+        if (header is null || header.Entries is null || header.Sections is null || header.Metadata is null || header.PayloadBytes < 0)
+            throw new CheckpointException($"{name} has a corrupt header");
         long expected = start + header.PayloadBytes + HashBytes;
         if (bytes.Length != expected)
             throw new CheckpointException($"{name} is {(bytes.Length < expected ? "truncated" : "longer than its header says")}: expected {expected} bytes, the file has {bytes.Length}");
         var actual = SHA256.HashData(bytes.AsSpan(0, bytes.Length - HashBytes));
         if (!actual.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashBytes)))
             throw new CheckpointException($"{name} is corrupted: its SHA-256 does not match");
+        // A header with a valid hash may still be hand-made or written by a buggy tool: validate every
+        // entry against the payload before allocating anything (LibTorch aborts on some bad shapes).
         var c = new Checkpoint();
         foreach (var e in header.Entries)
         {
-            if (!Enum.TryParse<ScalarType>(e.DType, out var dtype) || e.Offset < 0 || e.Bytes < 0 || e.Offset + e.Bytes > header.PayloadBytes)
-                throw new CheckpointException($"{name} has a corrupt entry '{e.Key}'");
+            var dtype = ValidEntry(e, header.PayloadBytes, name);
             var t = empty(e.Shape, dtype);
-            if (t.numel() * t.element_size() != e.Bytes)
-                throw new CheckpointException($"{name}: entry '{e.Key}' of shape [{string.Join(", ", e.Shape)}] has {e.Bytes} bytes");
             if (e.Bytes > 0) t.bytes = bytes.AsSpan((int)(start + e.Offset), (int)e.Bytes);
             c.Tensors[e.Key] = t;
         }
         foreach (var (section, range) in header.Sections)
+        {
+            if (section is null || range is null || range.Length != 2 || range[0] < 0 || range[1] < 0 || range[1] > header.PayloadBytes - range[0])
+                throw new CheckpointException($"{name} has a corrupt section '{section}': range [{(range is null ? "null" : string.Join(", ", range))}] is outside the {header.PayloadBytes}-byte payload");
             c.Sections[section] = bytes.AsSpan((int)(start + range[0]), (int)range[1]).ToArray();
+        }
         foreach (var (k, v) in header.Metadata) c.Metadata[k] = v;
         return c;
     }
@@ -160,6 +164,38 @@ public sealed class Checkpoint
         using var reader = new BinaryReader(new MemoryStream(bytes));
         optimizer.load_state_dict(reader);
     }
+
+    /// <summary>Checks an entry's dtype, shape and byte range against the payload, without allocating; returns its dtype.</summary>
+    private static ScalarType ValidEntry(Entry? e, long payloadBytes, string name)
+    {
+        if (e is null || e.Key is null || e.Shape is null)
+            throw new CheckpointException($"{name} has a corrupt entry '{e?.Key}': a key, dtype and shape are required");
+        if (e.DType is null || !Enum.TryParse<ScalarType>(e.DType, out var dtype) || !Enum.IsDefined(dtype) || char.IsDigit(e.DType[0]) || !ElementSizes.TryGetValue(dtype, out long size))
+            throw new CheckpointException($"{name} has a corrupt entry '{e.Key}': dtype '{e.DType}' is not one of {string.Join(", ", ElementSizes.Keys)}");
+        if (e.Offset < 0 || e.Bytes < 0 || e.Bytes > payloadBytes - e.Offset)
+            throw new CheckpointException($"{name} has a corrupt entry '{e.Key}': bytes [{e.Offset}, +{e.Bytes}) are outside the {payloadBytes}-byte payload");
+        if (e.Shape.Length > 64)
+            throw new CheckpointException($"{name} has a corrupt entry '{e.Key}': rank {e.Shape.Length} exceeds 64");
+        long count = 1;
+        foreach (long d in e.Shape)
+        {
+            if (d < 0)
+                throw new CheckpointException($"{name} has a corrupt entry '{e.Key}': negative size {d} in shape [{string.Join(", ", e.Shape)}]");
+            if (d > int.MaxValue)
+                throw new CheckpointException($"{name} has a corrupt entry '{e.Key}': size {d} in shape [{string.Join(", ", e.Shape)}] is too large");
+            count = d == 0 || count == 0 ? 0 : count > e.Bytes / d ? e.Bytes + 1 : count * d;
+        }
+        if (count * size != e.Bytes)
+            throw new CheckpointException($"{name}: entry '{e.Key}' of shape [{string.Join(", ", e.Shape)}] has {e.Bytes} bytes");
+        return dtype;
+    }
+
+    private static readonly Dictionary<ScalarType, long> ElementSizes = new()
+    {
+        [ScalarType.Byte] = 1, [ScalarType.Int8] = 1, [ScalarType.Bool] = 1, [ScalarType.Int16] = 2, [ScalarType.Int32] = 4,
+        [ScalarType.Int64] = 8, [ScalarType.Float16] = 2, [ScalarType.BFloat16] = 2, [ScalarType.Float32] = 4, [ScalarType.Float64] = 8,
+        [ScalarType.ComplexFloat32] = 8, [ScalarType.ComplexFloat64] = 16,
+    };
 
     private sealed record Entry(string Key, string DType, long[] Shape, long Offset, long Bytes);
 

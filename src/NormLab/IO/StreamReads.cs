@@ -25,7 +25,7 @@ internal static class StreamReads
     public static byte[] Chunked(Stream stream, long bytes, Func<long, Exception> truncated)
     {
         var data = new MemoryStream((int)Math.Min(bytes, Chunk));
-        var chunk = new byte[Chunk];
+        var chunk = new byte[(int)Math.Min(bytes, Chunk)];
         long remaining = bytes;
         while (remaining > 0)
         {

@@ -84,6 +84,19 @@ public sealed class Standardization : NormOperation
         };
     }
 
+    /// <summary>
+    /// E_A[x²] − E_A[x]², computed on x minus its overall mean and, for float32 and lower, in float64: the
+    /// difference cancels catastrophically when the mean is large against the spread (the result does not
+    /// depend on the subtracted constant, so the detached shift leaves values and gradients unchanged).
+    /// </summary>
+    private static Tensor RawSpread(Tensor v, NormArea area)
+    {
+        var wide = v.dtype == ScalarType.Float64 ? v : v.to(ScalarType.Float64);
+        var shifted = wide - wide.mean().detach();
+        var spread = (area.Average(shifted.square()) - area.Average(shifted).square()).clamp_min(0);
+        return spread.to(v.dtype);
+    }
+
     /// <inheritdoc />
     public override Tensor Normalize(Tensor v, NormArea area, NormPass pass)
     {
@@ -97,7 +110,7 @@ public sealed class Standardization : NormOperation
         var batchMean = area.Average(v);
         var centered = v - batchMean;
         var biased = Form == SpreadForm.Raw
-            ? (area.Average(v.square()) - batchMean.square()).clamp_min(0)
+            ? RawSpread(v, area)
             : (SpreadArea ?? area).Average(centered.square());
         if (pass.Running is null && !UnbiasedVariance)
             return centered * (biased + Eps).rsqrt();
