@@ -16,6 +16,7 @@ public static class Cli
         ("train", "normlab train --model mlp|cnn --norm SPEC --optim SPEC [--weight-norm SPEC] [--data synthetic|fashion-mnist] [--batch-size B] [--epochs E] [--limit N] [--widths W1,W2,W3] [--cosine] [--warmup STEPS] [--monitor EVERY] [--seed N] [--threads K] [--record-every K] [--out DIR]   (under mpirun -np P: data-parallel, B per process)", TrainCommand.Run),
         ("mpi", "mpirun -np P normlab mpi [--length N] [--repeat R]   (checks the MPI setup: collectives on every rank)", MpiCommand.Run),
         ("step", "normlab step --optim SPEC --param NAME=P.npy ... --grad NAME=G.npy ... [--state NAME.KEY=FILE.npy ...] [--step-count T] --out DIR", StepCommand.Run),
+        ("memcheck", "normlab memcheck [--steps 3000] [--hvp 1000] [--norms bn,gn(groups=4),weight:wn,...] [--json FILE]   (fails when resident memory grows by 50 MB or more)", MemcheckCommand.Run),
         ("bench", "normlab bench [--only SPECS] [--shape N,C,H,W] [--threads K] [--repeat R] [--json FILE]", BenchCommand.Run),
     };
 
