@@ -70,7 +70,7 @@ internal static class MemcheckCommand
         }
         var failed = rows.Where(r => r.GrowthMb >= LimitMb).ToList();
         if (failed.Count > 0)
-            throw new InvalidOperationException($"memcheck: native memory grew by {LimitMb} MB or more for {string.Join(", ", failed.Select(r => $"{r.Name} (+{r.GrowthMb:F1} MB)"))}");
+            throw new InvalidOperationException($"native memory grew by {LimitMb} MB or more for {string.Join(", ", failed.Select(r => $"{r.Name} (+{r.GrowthMb:F1} MB)"))}");
         stdout.WriteLine($"memcheck: all {rows.Count} cases grew by less than {LimitMb} MB");
         return 0;
     }

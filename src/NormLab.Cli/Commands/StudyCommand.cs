@@ -37,7 +37,7 @@ internal static class StudyCommand
         try
         {
             progress.Line($"study: {(quick ? "quick " : "")}{data} data, seed {seed}, {threads} threads, experiments {string.Join(", ", experiments.Select(e => e.Id))} -> {output.Path}");
-            StudyRunner.Run(new StudyOptions(data, quick, seed, output.Path, threads, experiments), quick ? StudyScale.Quick : StudyScale.Full, progress, cache, cancel.Token);
+            StudyRunner.Run(new StudyOptions(data, quick, seed, output.Path, threads, experiments), Scale(quick), progress, cache, cancel.Token);
             progress.Line($"study: done in {clock.Elapsed.TotalMinutes:F1} min ({cache.Hits} cached, {cache.Misses} computed); report: {Path.Combine(output.Path, "report.html")}");
             return 0;
         }
@@ -55,6 +55,10 @@ internal static class StudyCommand
 
     /// <summary>The experiments named in --only (comma-separated ids), or all.</summary>
     /// <exception cref="UsageException">an unknown id; the message lists the valid ones.</exception>
+    /// <summary>The scale: quick or full; NORMLAB_STUDY_SCALE=tiny (a test hook) gives the tiny test scale.</summary>
+    private static StudyScale Scale(bool quick) =>
+        Environment.GetEnvironmentVariable("NORMLAB_STUDY_SCALE") == "tiny" ? StudyScale.Tiny : quick ? StudyScale.Quick : StudyScale.Full;
+
     internal static IReadOnlyList<Experiment> Select(string? only)
     {
         if (only is null) return Experiment.All;
