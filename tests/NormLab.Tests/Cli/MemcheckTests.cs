@@ -8,7 +8,7 @@ namespace NormLab.Tests.Cli;
 /// <summary>
 /// Native memory stays flat: <c>normlab memcheck</c> in a child process, one normalizer of the study at a
 /// time, must grow the resident memory by less than 50 MB between the warm-up and the end. Skipped unless
-/// NORMLAB_MEMCHECK=1; NORMLAB_MEMCHECK_STEPS and NORMLAB_MEMCHECK_HVP set the lengths (default 300, 300).
+/// NORMLAB_MEMCHECK=1; NORMLAB_MEMCHECK_STEPS and NORMLAB_MEMCHECK_HVP set the lengths (default 3000 steps, 1000 products).
 /// </summary>
 [Trait("Category", "Memory")]
 public class MemcheckTests
@@ -23,13 +23,13 @@ public class MemcheckTests
     [MemoryTheory]
     [MemberData(nameof(Norms))]
     public void TrainingStepsKeepResidentMemoryFlat(string norm) =>
-        AssertFlat(norm, "--steps", Length("NORMLAB_MEMCHECK_STEPS"), "--hvp", "0", "--norms", norm);
+        AssertFlat(norm, "--steps", Length("NORMLAB_MEMCHECK_STEPS", "3000"), "--hvp", "0", "--norms", norm);
 
     [MemoryFact]
     public void HessianVectorProductsKeepResidentMemoryFlat() =>
-        AssertFlat("hvp(cnn,bn)", "--steps", "10", "--norms", "none", "--hvp", Length("NORMLAB_MEMCHECK_HVP"));
+        AssertFlat("hvp(cnn,bn)", "--steps", "10", "--norms", "none", "--hvp", Length("NORMLAB_MEMCHECK_HVP", "1000"));
 
-    private static string Length(string variable) => Environment.GetEnvironmentVariable(variable) ?? "300";
+    private static string Length(string variable, string fallback) => Environment.GetEnvironmentVariable(variable) ?? fallback;
 
     private static void AssertFlat(string caseName, params string[] args)
     {
