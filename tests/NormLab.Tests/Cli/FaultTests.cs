@@ -51,6 +51,22 @@ public class FaultTests
         Assert.Equal(new[] { "results.json" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName));
     }
 
+    [Fact]
+    public void A_failed_npy_write_leaves_no_partial_file_and_keeps_the_previous_one()
+    {
+        using var dir = new CliRunner.TempDir();
+        string path = dir["x.npy"];
+        using var good = TorchSharp.torch.ones(3, dtype: TorchSharp.torch.ScalarType.Float64);
+        Npy.Write(path, good);
+        var before = File.ReadAllBytes(path);
+        using var bad = TorchSharp.torch.ones(3, dtype: TorchSharp.torch.ScalarType.Bool);
+        Assert.ThrowsAny<ArgumentException>(() => Npy.Write(path, bad));
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Equal(new[] { "x.npy" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+        Assert.ThrowsAny<ArgumentException>(() => Npy.Write(dir["y.npy"], bad));
+        Assert.False(File.Exists(dir["y.npy"]), "a failed write left an empty y.npy");
+    }
+
     [Theory]
     [InlineData("apply", "--norm", "gn(groups=5)", "--input", "X", "--out", "D")]
     [InlineData("apply", "--norm", "nosuchnorm", "--input", "X", "--out", "D")]
@@ -80,7 +96,7 @@ public class FaultTests
         {
             var (stdout, stderr) = MpiRunner.Capture(first);
             var clock = Stopwatch.StartNew();
-            while (!(Directory.Exists(cacheDir) && Directory.GetFiles(cacheDir, "*.json").Length >= 2) && !first.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120))
+            while (!(Directory.Exists(cacheDir) && Directory.GetFiles(cacheDir, "*.json").Length >= 1) && !first.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120))
                 Thread.Sleep(50);
             Assert.False(first.HasExited, $"the study finished before it could be interrupted\n{stdout}\n{stderr}");
             using (var kill = Process.Start("kill", new[] { "-INT", first.Id.ToString() })) kill.WaitForExit();
@@ -91,7 +107,7 @@ public class FaultTests
             Assert.True(lines.Length == 1 && lines[0].Contains("interrupted"), $"expected one stderr line, got:\n{stderr}");
         }
         var kept = Directory.GetFiles(cacheDir, "*.json").ToDictionary(f => f, File.ReadAllText);
-        Assert.True(kept.Count >= 2);
+        Assert.True(kept.Count >= 1);
         Assert.DoesNotContain(Directory.GetFiles(cacheDir), f => f.Contains(".tmp-"));
         foreach (var text in kept.Values) JsonDocument.Parse(text).Dispose();
 
@@ -110,7 +126,7 @@ public class FaultTests
     private static Process StartStudy(string outDir)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { MpiRunner.Cli, "study", "--only", "E2", "--threads", "1", "--out", outDir }) info.ArgumentList.Add(a);
+        foreach (var a in new[] { MpiRunner.Cli, "study", "--only", "E2,E4,E5,E6", "--threads", "1", "--out", outDir }) info.ArgumentList.Add(a);
         info.Environment["NORMLAB_STUDY_SCALE"] = "tiny";
         info.Environment["TERM"] = "dumb";
         return Process.Start(info)!;
