@@ -91,13 +91,9 @@ public static class Npy
         return result;
     }
 
-    /// <summary>Writes a tensor (float32, float64 or int64; any layout, any device) as a C-order .npy file.</summary>
+    /// <summary>Writes a tensor (float32, float64 or int64; any layout, any device) as a C-order .npy file, atomically (a failed write leaves no partial file and keeps the previous one).</summary>
     /// <exception cref="ArgumentException">an unsupported dtype.</exception>
-    public static void Write(string path, Tensor tensor)
-    {
-        using var stream = File.Create(path);
-        Write(stream, tensor);
-    }
+    public static void Write(string path, Tensor tensor) => AtomicFile.Write(path, stream => Write(stream, tensor));
 
     /// <summary>Writes a tensor as a .npy record to a stream.</summary>
     public static void Write(Stream stream, Tensor tensor)

@@ -6,7 +6,8 @@ using NormLab.Tests.Support;
 namespace NormLab.Tests.Cli;
 
 /// <summary>
-/// The CLI under faults: interrupted, out of disk, unwritable, misconfigured. Each ends with one line on
+/// The CLI under faults, end to end in child processes and on a real full disk (unwritable outputs,
+/// invalid specs and failing writes are in <see cref="FaultTests"/>). Each ends with one line on
 /// stderr and a non-zero exit code, and no completed result is lost or left half-written.
 /// </summary>
 public class CliFaultTests
@@ -46,7 +47,7 @@ public class CliFaultTests
         if (!MountTinyTmpfs(dir.Path))
         {
             // No tmpfs without root: the same guarantee one level down, with a write that fails midway.
-            AtomicFile_keeps_the_previous_file_when_a_write_fails();
+            new FaultTests().A_full_disk_leaves_the_previous_file_intact_and_no_partial_file();
             return;
         }
         try
@@ -65,54 +66,6 @@ public class CliFaultTests
             using var umount = Process.Start("umount", new[] { dir.Path });
             umount.WaitForExit();
         }
-    }
-
-    [Fact]
-    public void AtomicFile_keeps_the_previous_file_when_a_write_fails()
-    {
-        using var dir = new CliRunner.TempDir();
-        AtomicFile.WriteText(dir["r.json"], "{\"done\": 1}");
-        var e = Assert.Throws<IOException>(() => AtomicFile.Write(dir["r.json"], s =>
-        {
-            s.Write(new byte[100]);
-            throw new IOException("No space left on device");
-        }));
-        Assert.Contains("No space left", e.Message);
-        Assert.Equal("{\"done\": 1}", File.ReadAllText(dir["r.json"]));
-        Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp-*"));
-    }
-
-    [Theory]
-    [InlineData("study", "--scale", "tiny", "--out")]
-    [InlineData("train", "--epochs", "1", "--limit", "64", "--out")]
-    [InlineData("bench", "--only", "bn", "--shape", "2,4,3,3", "--repeat", "1", "--json")]
-    [InlineData("catalogue", "--only", "bn", "--json")]
-    public void An_unwritable_output_is_one_line_and_non_zero(params string[] args)
-    {
-        using var dir = new CliRunner.TempDir();
-        File.WriteAllText(dir["blocker"], "a file where a directory should be");
-        var target = Path.Combine(dir["blocker"], "out", args[0] is "bench" or "catalogue" ? "result.json" : "");
-        var r = CliRunner.Run(args.Append(target.TrimEnd('/')).ToArray());
-        Assert.NotEqual(0, r.ExitCode);
-        Assert.Single(r.Err.Trim().Split('\n'));
-        Assert.Contains(dir["blocker"], r.Err);
-    }
-
-    [Theory]
-    [InlineData("gn(groups=5)", "groups (5) must divide num_channels (16)")]
-    [InlineData("bn(momentum=2)", "momentum (2)")]
-    [InlineData("frobnorm", "unknown normalizer 'frobnorm'")]
-    [InlineData("bn(eps=", "bn(eps=")]
-    public void An_invalid_spec_is_one_line_and_non_zero(string spec, string fragment)
-    {
-        using var dir = new CliRunner.TempDir();
-        var r = CliRunner.Run("train", "--norm", spec, "--epochs", "1", "--limit", "64", "--out", dir["out"]);
-        Assert.NotEqual(0, r.ExitCode);
-        Assert.Single(r.Err.Trim().Split('\n'));
-        Assert.Contains(fragment, r.Err);
-        var optim = CliRunner.Run("train", "--optim", "lamb(beta1=1.5)", "--epochs", "1", "--limit", "64", "--out", dir["out"]);
-        Assert.NotEqual(0, optim.ExitCode);
-        Assert.Contains("beta1 (1.5)", optim.Err);
     }
 
     private static bool MountTinyTmpfs(string path)
