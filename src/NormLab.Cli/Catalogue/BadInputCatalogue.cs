@@ -15,12 +15,20 @@ internal static class BadInputCatalogue
     public static IEnumerable<CaseResult> Run(ISet<string>? only = null)
     {
         bool Selected(string name) => only is null || only.Contains(name);
-        foreach (var e in NormRegistry.Entries.Where(e => Selected(e.Name)))
-            foreach (var r in NormalizerCases.Run(e.Name)) yield return r;
-        foreach (var e in WeightNormRegistry.Entries.Where(e => Selected(e.Name)))
-            foreach (var r in WeightNormCases.Run(e.Name)) yield return r;
-        foreach (var e in OptimizerRegistry.Entries.Where(e => Selected(e.Name)))
-            foreach (var r in OptimizerCases.Run(e.Name)) yield return r;
+        var kinds = new (string Kind, IEnumerable<string> Entries, string[] Cases, Func<string, string, (string, bool, string)> Run)[]
+        {
+            ("normalizer", NormRegistry.Entries.Select(e => e.Name), NormalizerCases.Names, NormalizerCases.RunCase),
+            ("weight normalizer", WeightNormRegistry.Entries.Select(e => e.Name), WeightNormCases.Names, WeightNormCases.RunCase),
+            ("optimizer", OptimizerRegistry.Entries.Select(e => e.Name), OptimizerCases.Names, OptimizerCases.RunCase),
+        };
+        foreach (var (kind, entries, cases, run) in kinds)
+            foreach (var name in entries.Where(Selected))
+                foreach (var caseName in cases)
+                {
+                    using var scope = TorchSharp.torch.NewDisposeScope();
+                    var (outcome, passed, detail) = run(name, caseName);
+                    yield return new CaseResult(kind, name, caseName, outcome, passed, detail);
+                }
     }
 
     /// <summary>Every registry entry's name, by kind: what the catalogue must cover.</summary>

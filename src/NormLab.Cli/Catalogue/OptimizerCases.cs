@@ -14,17 +14,8 @@ internal static class OptimizerCases
     /// <summary>The case names, in table order.</summary>
     public static readonly string[] Names = { "grad shape", "grad dtype", "NaN grad", "Inf grad", "zero-size param", "float16", "bfloat16" };
 
-    public static IEnumerable<CaseResult> Run(string name)
-    {
-        foreach (var caseName in Names)
-        {
-            using var scope = NewDisposeScope();
-            var (outcome, passed, detail) = RunCase(name, caseName);
-            yield return new CaseResult("optimizer", name, caseName, outcome, passed, detail);
-        }
-    }
-
-    private static (string, bool, string) RunCase(string name, string caseName)
+    /// <summary>Runs one case on one entry: (outcome, passed, detail).</summary>
+    public static (string, bool, string) RunCase(string name, string caseName)
     {
         var gen = new Generator(5);
         var ps = Parameters(ScalarType.Float64, gen, 6);
