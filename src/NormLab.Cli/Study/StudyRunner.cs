@@ -14,7 +14,7 @@ internal sealed record StudyOptions(string Data, StudyScale Scale, long Seed, st
 internal static class StudyRunner
 {
     /// <summary>Bumped when an experiment's design changes, so cached experiment results are not reused.</summary>
-    private const string Version = "3";
+    private const string Version = "4";
 
     /// <summary>Runs the study; cancellation stops it between runs, with the report of what finished written.</summary>
     /// <exception cref="OperationCanceledException">cancelled (completed runs stay cached).</exception>

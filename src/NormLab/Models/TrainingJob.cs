@@ -16,7 +16,7 @@ public sealed record TrainingConfig
     /// <summary>"cnn" (<see cref="SmallCnn"/>, images) or "mlp" (<see cref="Mlp"/>, any input, flattened).</summary>
     public string Model { get; init; } = "cnn";
 
-    /// <summary>The CNN's three conv widths (default 16, 32, 64) or the MLP's hidden widths (default 128, 128).</summary>
+    /// <summary>The CNN's conv widths, one per layer (default 16, 32, 64) or the MLP's hidden widths (default 128, 128).</summary>
     public long[]? Widths { get; init; }
 
     /// <summary>Normalizer spec after each conv/hidden layer, or "none".</summary>

@@ -50,6 +50,10 @@ public class StudyTests
         Assert.True(e1.GetProperty("raw").GetDouble() > e1.GetProperty("whitened (ZCA)").GetDouble(), "E1's kappa values are not computed");
         var e2 = experiments[1].GetProperty("Values").GetProperty("test_error_percent").GetProperty("BN");
         Assert.All(e2.EnumerateArray(), v => Assert.InRange(v.GetDouble(), 0, 100));
+        var e2Values = experiments[1].GetProperty("Values");
+        Assert.Equal(8, e2Values.GetProperty("shallow_test_error_percent").EnumerateObject().Count());
+        Assert.Equal(new[] { "IN", "SN" }, e2Values.GetProperty("undefined_on_deep").EnumerateObject().Select(p => p.Name));
+        Assert.Contains("1 value per statistic", e2Values.GetProperty("undefined_on_deep").GetProperty("IN").GetString());
         Assert.Equal(6, json.GetProperty("claims").GetArrayLength());
 
         string html = File.ReadAllText(dir["report.html"]);

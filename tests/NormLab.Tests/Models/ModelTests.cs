@@ -29,6 +29,28 @@ public class ModelTests
     }
 
     [Fact]
+    public void SmallCnn_takes_one_layer_per_width_and_halves_the_map_after_the_first()
+    {
+        var model = new SmallCnn("gn(groups=2)", widths: new long[] { 2, 4, 4, 6, 8 }, seed: 3);
+        model.to(ScalarType.Float64);
+        Assert.Equal(5, model.named_children().Count(c => c.name.StartsWith("conv")));
+        Assert.Equal(new long[] { 8, 6, 3, 3 }, P(model, "conv5.weight").shape);
+        var x = new Rand(1).Normal(3, 1, 28, 28);
+        var h = x;
+        long[] sizes = { 28, 14, 7, 4, 2 };
+        for (int i = 1; i <= 5; i++)
+        {
+            h = F.conv2d(h, P(model, $"conv{i}.weight"), strides: i == 1 ? new long[] { 1, 1 } : new long[] { 2, 2 }, padding: new long[] { 1, 1 });
+            Assert.Equal(sizes[i - 1], h.shape[2]);
+            h = F.relu(F.group_norm(h, 2, P(model, $"norm{i}.weight"), P(model, $"norm{i}.bias"), 1e-5));
+        }
+        var expected = F.linear(h.mean(new long[] { 2, 3 }), P(model, "fc.weight"), P(model, "fc.bias"));
+        TensorAssert.Close(expected, model.call(x), rtol: 1e-10, atol: 1e-12);
+        Assert.Equal(new long[] { 3, 10 }, new SmallCnn(widths: new long[] { 4 }).call(ones(3, 1, 28, 28)).shape);
+        Assert.Equal(new long[] { 28, 14, 7, 4, 2, 1, 1 }, Enumerable.Range(1, 7).Select(layers => SmallCnn.LastMapSize(28, layers)));
+    }
+
+    [Fact]
     public void SmallCnn_with_batch_norm_normalizes_after_each_conv_and_drops_the_conv_bias()
     {
         var model = new SmallCnn("bn", widths: new long[] { 3, 4, 5 }, seed: 2);
@@ -81,7 +103,8 @@ public class ModelTests
         var cnn = new SmallCnn(widths: new long[] { 2, 2, 2 });
         var e = Assert.Throws<ArgumentException>(() => cnn.call(ones(2, 3, 28, 28)));
         Assert.Equal("SmallCnn expects inputs [N, 1, 28, 28], got [2, 3, 28, 28]", e.Message);
-        Assert.Contains("must be three channel counts", Assert.Throws<ArgumentException>(() => new SmallCnn(widths: new long[] { 2, 2 })).Message);
+        Assert.Contains("widths [] must be one or more channel counts >= 1", Assert.Throws<ArgumentException>(() => new SmallCnn(widths: System.Array.Empty<long>())).Message);
+        Assert.Contains("widths [2, 0] must be one or more", Assert.Throws<ArgumentException>(() => new SmallCnn(widths: new long[] { 2, 0 })).Message);
         Assert.Contains("groups (3) must divide", Assert.Throws<ArgumentException>(() => new SmallCnn("gn(groups=3)", widths: new long[] { 4, 4, 4 })).Message);
         var mlp = new Mlp(10);
         Assert.Contains("Mlp expects inputs [N, *features] with 10 features, got [2, 3]", Assert.Throws<ArgumentException>(() => mlp.call(ones(2, 3))).Message);
