@@ -13,7 +13,7 @@ public static class Cli
         ("list", "normlab list", ListCommand.Run),
         ("apply", "normlab apply (--norm SPEC | --weight-norm SPEC) --input X.npy --out DIR [--mode train|eval] [--grad-out G.npy] [--state KEY=FILE.npy ...] [--dtype float64|float32] [--cond C.npy]", ApplyCommand.Run),
         ("analyze", "normlab analyze conditioning --input X.npy [--centered] --json OUT | hessian --model linear --input X.npy --target Y.npy [--top-k K] [--trace] [--density] --json OUT | hessian --model mlp|cnn (--norm SPEC | --checkpoint FILE) [--data synthetic|fashion-mnist] [--samples N] [--mode train|eval] [--top-k K] [--trace] [--density] --json OUT | snd --norm SPEC --input X.npy --batch-size B [--samples S] [--probe P] [--seed N] --json OUT", AnalyzeCommand.Run),
-        ("train", "normlab train --model mlp|cnn --norm SPEC --optim SPEC [--weight-norm SPEC] [--data synthetic|fashion-mnist] [--batch-size B] [--epochs E] [--limit N] [--widths W1,W2,W3] [--cosine] [--warmup STEPS] [--monitor EVERY] [--seed N] [--threads K] [--record-every K] [--out DIR]   (under mpirun -np P: data-parallel, B per process)", TrainCommand.Run),
+        ("train", "normlab train --model mlp|cnn --norm SPEC --optim SPEC [--weight-norm SPEC] [--data synthetic|fashion-mnist] [--batch-size B] [--epochs E] [--limit N] [--widths W1,W2,...] [--cosine] [--warmup STEPS] [--monitor EVERY] [--seed N] [--threads K] [--record-every K] [--out DIR]   (under mpirun -np P: data-parallel, B per process)", TrainCommand.Run),
         ("mpi", "mpirun -np P normlab mpi [--length N] [--repeat R]   (checks the MPI setup: collectives on every rank)", MpiCommand.Run),
         ("step", "normlab step --optim SPEC --param NAME=P.npy ... --grad NAME=G.npy ... [--state NAME.KEY=FILE.npy ...] [--step-count T] --out DIR", StepCommand.Run),
         ("catalogue", "normlab catalogue [--only NAMES] [--markdown] [--json FILE]   (the bad-input catalogue over every registry entry; docs/RELIABILITY.md)", CatalogueCommand.Run),
@@ -40,7 +40,7 @@ public static class Cli
         {
             return command.Run(args[1..], stdout);
         }
-        catch (UsageException e) { return Fail(stderr, e.Message, 2); }
+        catch (UsageException e) { return Fail(stderr, $"normlab {e.Message}", 2); }
         catch (SpecException e) { return Fail(stderr, $"normlab {command.Name}: {e.Message}", 2); }
         catch (NpyFormatException e) { return Fail(stderr, $"normlab {command.Name}: {e.Message}", 1); }
         catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException or NotSupportedException)

@@ -59,6 +59,7 @@ public class BenchCommandTests
         var r = CliRunner.Run(new[] { "bench" }.Concat(args).ToArray());
         Assert.Equal(2, r.ExitCode);
         Assert.Contains(fragment, r.Err);
+        Assert.StartsWith("normlab bench: ", r.Err);
         Assert.Single(r.Err.TrimEnd().Split('\n'));
     }
 
