@@ -7,6 +7,9 @@ internal abstract class Experiment
     public abstract string Title { get; }
     public abstract string Claim { get; }
 
+    /// <summary>Part of the experiment's cache key: bumped when its design changes, so a cached result of the old design is not reused (its training runs still are).</summary>
+    public virtual int Version => 4;
+
     /// <summary>Runs the experiment (reusing cached runs) and computes its finding from the measurements.</summary>
     public abstract ExperimentResult Run(StudyContext context);
 

@@ -13,9 +13,6 @@ internal sealed record StudyOptions(string Data, StudyScale Scale, long Seed, st
 /// </summary>
 internal static class StudyRunner
 {
-    /// <summary>Bumped when an experiment's design changes, so cached experiment results are not reused.</summary>
-    private const string Version = "4";
-
     /// <summary>Runs the study; cancellation stops it between runs, with the report of what finished written.</summary>
     /// <exception cref="OperationCanceledException">cancelled (completed runs stay cached).</exception>
     public static IReadOnlyList<ExperimentResult> Run(StudyOptions options, Progress progress, RunCache cache, CancellationToken cancel)
@@ -36,7 +33,7 @@ internal static class StudyRunner
             foreach (var experiment in options.Experiments)
             {
                 var experimentClock = Stopwatch.StartNew();
-                var result = cache.GetOrRun(context.Key($"experiment|{experiment.Id}|v{Version}"), () =>
+                var result = cache.GetOrRun(context.Key($"experiment|{experiment.Id}|v{experiment.Version}"), () =>
                 {
                     var r = experiment.Run(context);
                     r.Seconds = experimentClock.Elapsed.TotalSeconds;
