@@ -29,6 +29,9 @@ internal sealed class ScaleInvarianceExperiment : Experiment
 
     private sealed record Invariance(double Alpha, double LossRelativeChange, double GradientRelativeError, double Epsilon);
 
+    /// <summary>What the BN run measured: a record with properties, so the cache round-trips it (a value tuple's fields would serialize as {}).</summary>
+    private sealed record BnRun(List<NormTrack> Tracks, Invariance Invariance);
+
     public override string Id => "E5";
     public override int Version => 5;
     public override string Title => "Scale invariance and weight normalization";
@@ -84,7 +87,7 @@ internal sealed class ScaleInvarianceExperiment : Experiment
     }
 
     /// <summary>Trains the BN CNN with plain SGD, recording conv weight norms after every epoch, then checks scale invariance.</summary>
-    private static (List<NormTrack>, Invariance) TrackNorms(StudyContext context, int epochs, int subset)
+    private static BnRun TrackNorms(StudyContext context, int epochs, int subset)
     {
         var layers = new[] { "conv1", "conv2", "conv3" };
         var norms = layers.ToDictionary(l => l, _ => new List<double>());
@@ -105,6 +108,6 @@ internal sealed class ScaleInvarianceExperiment : Experiment
         var y = context.Images.TrainY.narrow(0, 0, 256);
         var report = ScaleInvariance.Check(() => nn.functional.cross_entropy(model.call(x), y), model.get_parameter("conv2.weight")!, 4.0);
         var tracks = layers.Select(l => new NormTrack(l, norms[l].ToArray(), norms[l].Select(n => LearningRate / (n * n)).ToArray())).ToList();
-        return (tracks, new Invariance(report.Alpha, report.LossRelativeChange, report.GradientRelativeError, 1e-5));
+        return new BnRun(tracks, new Invariance(report.Alpha, report.LossRelativeChange, report.GradientRelativeError, 1e-5));
     }
 }

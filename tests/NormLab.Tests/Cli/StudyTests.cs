@@ -68,6 +68,13 @@ public class StudyTests
         Assert.Equal(6, cacheAgain.Hits);
         Assert.Equal(0, cacheAgain.Misses);
         Assert.Equal(results.Select(r => r.Finding), again.Select(r => r.Finding));
+
+        // A study interrupted inside an experiment resumes from the runs and analyses it cached: every
+        // unit below the experiment level must read back to the same finding.
+        foreach (var file in Directory.GetFiles(dir["cache"], "*-experiment-*")) File.Delete(file);
+        var (resumed, cacheResumed) = RunTiny(dir.Path);
+        Assert.Equal(6, cacheResumed.Misses);
+        Assert.Equal(results.Select(r => r.Finding), resumed.Select(r => r.Finding));
     }
 
     [Fact]
