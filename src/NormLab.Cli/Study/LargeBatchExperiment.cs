@@ -20,7 +20,7 @@ internal sealed class LargeBatchExperiment : Experiment
         {
             ("SGD", FormattableString.Invariant($"sgd(lr={sgdLr:R},momentum=0.9)")),
             // lr·η = 0.01 relative update per step at batch 1024, as in You et al.'s ImageNet runs (lr 9, η = 0.001).
-            ("LARS", FormattableString.Invariant($"lars(lr={sgdLr:R},momentum=0.9,eta={0.01 / sgdLr:R})")),
+            ("LARS", FormattableString.Invariant($"lars(lr={sgdLr:R},momentum=0.9,eta={0.01 / sgdLr:G6})")),
             ("LAMB", "lamb(lr=0.02)"),
         };
         int steps = (s.LargeBatchSubset + s.LargeBatch - 1) / s.LargeBatch * s.LargeBatchEpochs;

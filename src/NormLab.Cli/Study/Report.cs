@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -56,6 +57,11 @@ internal static class Report
         double d => d.ToString("G4", CultureInfo.InvariantCulture),
         float f => Cell((double)f),
         bool b => b ? "yes" : "no",
+        // A result read back from the cache holds its cells as JSON elements.
+        JsonElement { ValueKind: JsonValueKind.Number } j => Cell(j.GetDouble()),
+        JsonElement { ValueKind: JsonValueKind.True or JsonValueKind.False } j => Cell(j.GetBoolean()),
+        JsonElement { ValueKind: JsonValueKind.String } j => j.GetString() ?? "",
+        JsonElement { ValueKind: JsonValueKind.Null } => "",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
     };

@@ -64,7 +64,9 @@ public class StudyTests
         Assert.Contains("| experiment | claim | held | finding |", md);
         Assert.Contains("![", md);
 
+        Assert.DoesNotMatch(@"\d\.\d{7,}", md);
         var (again, cacheAgain) = RunTiny(dir.Path);
+        Assert.DoesNotMatch(@"\d\.\d{7,}", File.ReadAllText(dir["report.md"]));
         Assert.Equal(6, cacheAgain.Hits);
         Assert.Equal(0, cacheAgain.Misses);
         Assert.Equal(results.Select(r => r.Finding), again.Select(r => r.Finding));
