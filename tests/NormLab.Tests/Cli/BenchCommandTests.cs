@@ -63,6 +63,20 @@ public class BenchCommandTests
         Assert.Single(r.Err.TrimEnd().Split('\n'));
     }
 
+    [Theory]
+    [InlineData(null, null, "OpenMP spin count 10000")]
+    [InlineData("NORMLAB_OMP_SPIN", "default", "OpenMP spin count libgomp's default")]
+    [InlineData("GOMP_SPINCOUNT", "777", "OpenMP spin count 777")]
+    public void The_cli_shortens_OpenMP_spinning_before_LibTorch_loads_unless_told_otherwise(string? name, string? value, string expected)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var environment = new Dictionary<string, string?> { ["GOMP_SPINCOUNT"] = null, ["OMP_WAIT_POLICY"] = null, ["NORMLAB_OMP_SPIN"] = null };
+        if (name is not null) environment[name] = value;
+        var r = CliRunner.RunProcess(environment, TimeSpan.FromMinutes(2), "bench", "--only", "bn", "--shape", "2,2,3,3", "--repeat", "1", "--threads", "1");
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Contains(expected, r.Out);
+    }
+
     [Fact]
     public void Json_in_a_missing_directory_fails_before_timing()
     {

@@ -47,13 +47,22 @@ public class KernelGuardTests
         try
         {
             Environment.SetEnvironmentVariable("NORMLAB_MALLOC", "default");
-            Assert.False(MallocTuning.Apply());
+            Assert.False(ProcessTuning.ApplyMalloc());
             Environment.SetEnvironmentVariable("NORMLAB_MALLOC", null);
-            Assert.True(MallocTuning.Apply());
+            Assert.True(ProcessTuning.ApplyMalloc());
         }
         finally
         {
             Environment.SetEnvironmentVariable("NORMLAB_MALLOC", previous);
         }
+    }
+
+    [Fact]
+    public void OpenMp_spin_setting_is_refused_once_libgomp_has_loaded_and_checks_its_argument()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var x = TorchSharp.torch.ones(4).sum(); // LibTorch (and with it libgomp) is loaded in this process
+        Assert.False(ProcessTuning.ApplyOpenMpSpin());
+        Assert.Throws<ArgumentOutOfRangeException>(() => ProcessTuning.ApplyOpenMpSpin(-1));
     }
 }

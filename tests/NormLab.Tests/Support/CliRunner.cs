@@ -1,6 +1,6 @@
 namespace NormLab.Tests.Support;
 
-/// <summary>Runs the normlab command in-process and captures its streams.</summary>
+/// <summary>Runs the normlab command in-process (or, with <see cref="RunProcess"/>, as its own process) and captures its streams.</summary>
 public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Out, string Err);
@@ -11,6 +11,29 @@ public static class CliRunner
         var stderr = new StringWriter();
         int code = NormLab.Cli.Cli.Run(args, stdout, stderr);
         return new Result(code, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>
+    /// Runs <c>dotnet normlab.dll ARGS</c> as a child process with these environment changes (null removes a
+    /// variable), for what only a fresh process shows: startup settings, aborts. Fails after <paramref name="timeout"/>.
+    /// </summary>
+    public static Result RunProcess(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(System.IO.Path.Combine(AppContext.BaseDirectory, "normlab.dll"));
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment)
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"normlab {string.Join(" ", args)} did not finish within {timeout}");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
     /// <summary>A fresh temporary directory, deleted on dispose.</summary>
