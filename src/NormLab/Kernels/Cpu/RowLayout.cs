@@ -27,6 +27,11 @@ internal sealed class RowLayout
         S = s;
         ReduceA = reduceA;
         ReduceCg = reduceCg;
+        C = g * cg;
+        ChannelsPerStat = reduceCg ? cg : 1;
+        Population = C / ChannelsPerStat;
+        StatCount = (reduceA ? 1 : a) * Population;
+        RowsPerStat = (reduceA ? a : 1) * ChannelsPerStat;
     }
 
     public long A { get; }
@@ -37,19 +42,19 @@ internal sealed class RowLayout
     public bool ReduceCg { get; }
 
     /// <summary>Channels, G·Cg.</summary>
-    public long C => G * Cg;
+    public long C { get; }
 
     /// <summary>Channels behind one statistic: Cg when the group is reduced, else 1.</summary>
-    public long ChannelsPerStat => ReduceCg ? Cg : 1;
+    public long ChannelsPerStat { get; }
 
     /// <summary>Statistics per sample; also the size of the population (running) statistics.</summary>
-    public long Population => C / ChannelsPerStat;
+    public long Population { get; }
 
     /// <summary>The number of statistics.</summary>
-    public long StatCount => (ReduceA ? 1 : A) * Population;
+    public long StatCount { get; }
 
     /// <summary>Rows behind one statistic.</summary>
-    public long RowsPerStat => (ReduceA ? A : 1) * ChannelsPerStat;
+    public long RowsPerStat { get; }
 
     /// <summary>Elements behind one statistic, n.</summary>
     public long Count => RowsPerStat * S;
@@ -61,11 +66,21 @@ internal sealed class RowLayout
     public long PopulationIndex(long k) => ReduceA ? k : k % Population;
 
     /// <summary>Row j of statistic k: its index a·C + c (its offset is index·S) and its channel c.</summary>
+    /// <remarks>Called per row by the kernels, so it divides only where the layout needs it (short rows made the divisions show).</remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public (long Index, long Channel) Row(long k, long j)
     {
-        long q = PopulationIndex(k);
-        long a = ReduceA ? j / ChannelsPerStat : k / Population;
-        long c = q * ChannelsPerStat + j % ChannelsPerStat;
-        return (a * C + c, c);
+        long cps = ChannelsPerStat;
+        if (ReduceA)
+        {
+            // k is the population index q; j runs over (a, cg).
+            long a = cps == 1 ? j : j / cps, cg = cps == 1 ? 0 : j - a * cps;
+            long c = k * cps + cg;
+            return (a * C + c, c);
+        }
+        // k = a·Population + q; the rows of a statistic are consecutive channels.
+        long aq = Population == 1 ? k : k / Population;
+        long ch = (k - aq * Population) * cps + j;
+        return (aq * C + ch, ch);
     }
 }
