@@ -31,11 +31,9 @@ public sealed class CommandLine
             string? value = null;
             int eq = name.IndexOf('=');
             if (eq >= 0) { value = name[(eq + 1)..]; name = name[..eq]; }
-            else if (!flags.Contains(name))
-            {
-                if (i + 1 >= list.Count) throw new UsageException($"{command}: option --{name} needs a value");
-                value = list[++i];
-            }
+            // A trailing option without a value is kept as null: Get reports it when the command reads it,
+            // EnsureAllUsed when the command does not know it.
+            else if (!flags.Contains(name) && i + 1 < list.Count) value = list[++i];
             _items.Add((name, value));
         }
     }

@@ -90,6 +90,8 @@ public class StudyTests
             (new[] { "study", "--data", "imagenet" }, "--data must be one of synthetic|fashion-mnist"),
             (new[] { "study", "--out", Path.Combine(dir["blocker"], "x") }, "is not writable"),
             (new[] { "study", "--threads", "0" }, "--threads (0) must be at least 1"),
+            (new[] { "study", "--seed" }, "normlab study: option --seed needs a value"),
+            (new[] { "study", "--bogus" }, "normlab study: unknown option --bogus; valid: --data,"),
         };
         foreach (var (args, fragment) in cases)
         {
