@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using NormLab.Cli.Commands;
 using NormLab.Tests.Support;
@@ -35,21 +34,12 @@ public class MemcheckTests
     {
         using var dir = new CliRunner.TempDir();
         string json = dir["memcheck.json"];
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { MpiRunner.Cli, "memcheck" }.Concat(args).Concat(new[] { "--json", json })) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var (stdout, stderr) = MpiRunner.Capture(process);
-        if (!process.WaitForExit(TimeSpan.FromMinutes(9)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"memcheck {string.Join(" ", args)} did not finish in 9 minutes\n{stdout}");
-        }
-        process.WaitForExit();
-        Assert.True(File.Exists(json), $"memcheck wrote no report (exit {process.ExitCode})\nstdout: {stdout}\nstderr: {stderr}");
+        var r = CliRunner.RunProcess(null, TimeSpan.FromMinutes(9), new[] { "memcheck" }.Concat(args).Concat(new[] { "--json", json }).ToArray());
+        Assert.True(File.Exists(json), $"memcheck wrote no report (exit {r.ExitCode})\nstdout: {r.Out}\nstderr: {r.Err}");
         using var report = JsonDocument.Parse(File.ReadAllText(json));
         var row = report.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("name").GetString() == caseName);
         double growth = row.GetProperty("growth_mb").GetDouble();
-        Assert.True(growth < MemcheckCommand.LimitMb, $"{caseName}: resident memory grew by {growth:F1} MB (limit {MemcheckCommand.LimitMb} MB)\n{stdout}");
-        Assert.Equal(0, process.ExitCode);
+        Assert.True(growth < MemcheckCommand.LimitMb, $"{caseName}: resident memory grew by {growth:F1} MB (limit {MemcheckCommand.LimitMb} MB)\n{r.Out}");
+        Assert.Equal(0, r.ExitCode);
     }
 }

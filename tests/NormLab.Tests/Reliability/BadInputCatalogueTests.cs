@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using NormLab.Cli.Catalogue;
 using NormLab.Tests.Support;
@@ -16,23 +15,13 @@ public class BadInputCatalogueTests
     public void Every_registry_entry_shows_its_documented_behaviour_in_every_case()
     {
         using var dir = new CliRunner.TempDir();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "normlab.dll"), "catalogue", "--json", dir["catalogue.json"] })
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail("normlab catalogue did not finish within 5 minutes (a hang)");
-        }
-        Assert.True(process.ExitCode is 0 or 1, $"normlab catalogue died with exit code {process.ExitCode} (an abort?): {stderr.Result}{stdout.Result}");
+        var r = CliRunner.RunProcess(null, TimeSpan.FromMinutes(5), "catalogue", "--json", dir["catalogue.json"]);
+        Assert.True(r.ExitCode is 0 or 1, $"normlab catalogue died with exit code {r.ExitCode} (an abort?): {r.Err}{r.Out}");
 
         var results = JsonSerializer.Deserialize<List<CaseResult>>(File.ReadAllText(dir["catalogue.json"]), NormLab.Cli.JsonFiles.Options)!;
         var failures = results.Where(r => !r.Passed).Select(r => $"{r.Kind} {r.Entry} / {r.Case}: {r.Outcome}: {r.Detail}").ToList();
         Assert.True(failures.Count == 0, string.Join("\n", failures));
-        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(0, r.ExitCode);
 
         var covered = results.Select(r => (r.Kind, r.Entry)).Distinct().ToHashSet();
         Assert.Equal(BadInputCatalogue.Entries().ToHashSet(), covered);
@@ -40,7 +29,7 @@ public class BadInputCatalogueTests
                        + NormLab.Registry.WeightNormRegistry.Entries.Count * WeightNormCases.Names.Length
                        + NormLab.Registry.OptimizerRegistry.Entries.Count * OptimizerCases.Names.Length;
         Assert.Equal(expected, results.Count);
-        Assert.Contains($"{results.Count} cases, {results.Count} as documented, 0 not", stdout.Result);
+        Assert.Contains($"{results.Count} cases, {results.Count} as documented, 0 not", r.Out);
     }
 
     [Fact]

@@ -15,14 +15,15 @@ public static class CliRunner
 
     /// <summary>
     /// Runs <c>dotnet normlab.dll ARGS</c> as a child process with these environment changes (null removes a
-    /// variable), for what only a fresh process shows: startup settings, aborts. Fails after <paramref name="timeout"/>.
+    /// variable; no dictionary changes nothing), for what only a fresh process shows: startup settings,
+    /// aborts, native memory. Throws <see cref="TimeoutException"/> (the test fails) after <paramref name="timeout"/>.
     /// </summary>
-    public static Result RunProcess(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] args)
+    public static Result RunProcess(IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout, params string[] args)
     {
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(System.IO.Path.Combine(AppContext.BaseDirectory, "normlab.dll"));
         foreach (var arg in args) start.ArgumentList.Add(arg);
-        foreach (var (name, value) in environment)
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
             if (value is null) start.Environment.Remove(name);
             else start.Environment[name] = value;
         using var process = System.Diagnostics.Process.Start(start)!;
