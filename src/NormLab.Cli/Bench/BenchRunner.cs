@@ -70,8 +70,11 @@ internal static class BenchRunner
             }
             var times = implementations.Select(_ => new List<double>()).ToArray();
             for (int i = 0; i < repeat; i++)
-                for (int k = 0; k < implementations.Count; k++)
+                for (int j = 0; j < implementations.Count; j++)
+                {
+                    int k = (i + j) % implementations.Count;
                     times[k].Add(Time(implementations[k], target, pass, dy));
+                }
             yield return new BenchRow(target.Spec, target.Shape, pass, Median(times[0]),
                 target.Native is null ? null : Median(times[2]), Median(times[1]),
                 target.FloorBytes(pass) / (copyGbps * 1e9) * 1e3);

@@ -83,14 +83,16 @@ internal sealed class FusedRowKernel : NormKernel
     /// <summary>The row layout of a contiguous input for the area.</summary>
     private static RowLayout Layout(NormArea area, Tensor x)
     {
+        bool stream = StreamingStores.For(x.numel() * x.ElementSize);
         if (area is LayerArea layer)
         {
             long d = layer.NormalizedShape.Aggregate(1L, (p, s) => p * s);
-            return new RowLayout(x.numel() / d, 1, 1, d, reduceA: false, reduceCg: true);
+            return new RowLayout(x.numel() / d, 1, 1, d, reduceA: false, reduceCg: true) { StreamOutput = stream };
         }
         var r = (ReductionArea)area;
         long n = x.shape[0];
-        return new RowLayout(n, r.Groups, r.GroupSize, x.numel() / (n * r.Channels), r.Reduce.HasFlag(ViewAxes.Batch), r.Reduce.HasFlag(ViewAxes.Channel));
+        return new RowLayout(n, r.Groups, r.GroupSize, x.numel() / (n * r.Channels), r.Reduce.HasFlag(ViewAxes.Batch), r.Reduce.HasFlag(ViewAxes.Channel))
+            { StreamOutput = stream };
     }
 
     /// <summary>Blends the batch statistics into the running estimate exactly as the composite does (population form: batch means over A when A is not reduced).</summary>

@@ -72,18 +72,6 @@ internal sealed class RowCall : FusedCall
         bool elementwise = Kind == AffineKind.Elementwise;
         using var rowDy = new NativeBuffer(perChannel && biasShape is not null ? Layout.Rows : 0);
         using var rowDyXhat = new NativeBuffer(perChannel && weightShape is not null ? Layout.Rows : 0);
-        if (elementwise && Layout.S > RowEngine.LongRow && Layout.RowsPerStat == 1)
-        {
-            using var dgammaLong = new NativeBuffer(weightShape is null ? 0 : Layout.S);
-            using var dbetaLong = new NativeBuffer(biasShape is null ? 0 : Layout.S);
-            RowEngine.BackwardElementwiseTiled(Layout, Op, Batch, RawTensor.Ptr<T>(x), RawTensor.Ptr<T>(dy), RawTensor.Ptr<T>(dx), RawTensor.Ptr<T>(w),
-                RawTensor.Ptr<double>(stats), dgammaLong.Pointer, dbetaLong.Pointer);
-            return (dx, new[]
-            {
-                weightShape is null ? null : Sum(new NativeBuffer?[] { dgammaLong }, x.dtype).reshape(weightShape),
-                biasShape is null ? null : Sum(new NativeBuffer?[] { dbetaLong }, x.dtype).reshape(biasShape),
-            });
-        }
         var grads = new RowEngine.Gradients
         {
             Dx = dx is null ? 0 : (nint)RawTensor.Ptr<T>(dx),
@@ -125,7 +113,7 @@ internal sealed class RowCall : FusedCall
         return tensor(sums);
     }
 
-    /// <summary>Per-chunk float64 accumulators summed into a new tensor of <paramref name="dtype"/>, [S].</summary>
+    /// <summary>Per-worker float64 accumulators (the first is summed into) as a new tensor of <paramref name="dtype"/>, [S].</summary>
     private unsafe Tensor Sum(NativeBuffer?[] partials, ScalarType dtype)
     {
         var result = empty(Layout.S, dtype: dtype);
@@ -134,15 +122,15 @@ internal sealed class RowCall : FusedCall
         return result;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void SumInto<T>(NativeBuffer?[] partials, T* output) where T : unmanaged
     {
         var valid = partials.Where(p => p is { Pointer: not null }).ToArray();
-        for (long i = 0; i < Layout.S; i++)
+        if (valid.Length == 0)
         {
-            double sum = 0;
-            foreach (var p in valid) sum += p!.Pointer[i];
-            output[i] = ColumnMath.FromDouble<T>(sum);
+            System.Runtime.InteropServices.NativeMemory.Clear(output, (nuint)(Layout.S * sizeof(T)));
+            return;
         }
+        for (int i = 1; i < valid.Length; i++) RowMath.AddTo(valid[0]!.Pointer, valid[i]!.Pointer, Layout.S);
+        RowMath.Narrow(valid[0]!.Pointer, output, Layout.S);
     }
 }

@@ -20,7 +20,7 @@ internal static class KernelParallel
     /// <summary>The thread count kernels use: LibTorch's intra-op setting.</summary>
     public static int Threads => Math.Max(1, TorchSharp.torch.get_num_threads());
 
-    /// <summary>How many chunks <see cref="For"/> splits <paramref name="count"/> items into (at most <paramref name="perThread"/> per thread).</summary>
+    /// <summary>How many chunks <see cref="For(long, int, Action{int, long, long}, bool)"/> splits <paramref name="count"/> items into (at most <paramref name="perThread"/> per thread).</summary>
     public static int Chunks(long count, long elementsPerItem, int perThread = 4)
     {
         int threads = Threads;
@@ -44,6 +44,28 @@ internal static class KernelParallel
         {
             int c = reverse ? chunks - 1 - i : i;
             body(c, count * c / chunks, count * (c + 1) / chunks);
+        });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(worker, start, end) over [0, count) on <paramref name="workers"/> workers that take
+    /// <paramref name="grain"/> items at a time from a shared counter, so a worker that starts late (its core busy
+    /// with another thread) simply takes fewer items. <c>worker</c> is a stable index in [0, workers) for
+    /// per-worker state such as accumulators.
+    /// </summary>
+    public static void ForDynamic(long count, int workers, long grain, Action<int, long, long> body)
+    {
+        if (workers <= 1)
+        {
+            body(0, 0, count);
+            return;
+        }
+        long next = 0;
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = Threads }, worker =>
+        {
+            long start;
+            while ((start = Interlocked.Add(ref next, grain) - grain) < count)
+                body(worker, start, Math.Min(start + grain, count));
         });
     }
 

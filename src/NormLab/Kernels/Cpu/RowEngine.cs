@@ -5,7 +5,11 @@ namespace NormLab.Kernels.Cpu;
 /// The fused row kernels behind BN, IN, GN, BGN, LN, RMSNorm, mean-only BN and weight
 /// standardization. Statistics are independent units of work; each is processed completely by one
 /// thread: a statistics pass over its rows, then the output pass while those rows are still in cache.
-/// Statistics are stored as float64 [mean | r | spread] arrays of <see cref="RowLayout.StatCount"/> each.
+/// Batch statistics over single strided rows (BN) take the row-major schedule of <see cref="RowStreaming"/>
+/// instead. Statistics are stored as float64 [mean | r | spread] arrays of <see cref="RowLayout.StatCount"/> each.
+/// The backward hands statistics to the threads dynamically (<see cref="KernelParallel.ForDynamic"/>), each
+/// thread accumulating elementwise dγ, dβ in its own float64 buffer: with only a few long rows (LN over
+/// C·H·W), a static split lost up to half the time whenever one thread started late.
 /// </summary>
 internal static unsafe class RowEngine
 {
@@ -13,6 +17,11 @@ internal static unsafe class RowEngine
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardBatch<T>(RowLayout layout, StatOp op, AffineKind kind, T* x, T* y, T* gamma, T* beta, double* stats) where T : unmanaged
     {
+        if (RowStreaming.Applies(layout, kind, sizeof(T)))
+        {
+            RowStreaming.ForwardBatch(layout, op, x, y, gamma, beta, stats);
+            return;
+        }
         long count = layout.StatCount, n = layout.Count, s = layout.S, rows = layout.RowsPerStat;
         bool centers = op.Centers;
         nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, ps = (nint)stats;
@@ -35,6 +44,7 @@ internal static unsafe class RowEngine
                 st[2 * count + k] = spread;
                 Normalize(layout, kind, k, xs, (T*)py, (T*)pg, (T*)pb, mean, r, k + 1 < end);
             }
+            StreamingStores.Fence(layout.StreamOutput);
         });
     }
 
@@ -58,6 +68,7 @@ internal static unsafe class RowEngine
                 st[2 * count + k] = double.NaN;
                 Normalize(layout, kind, k, (T*)px, (T*)py, (T*)pg, (T*)pb, mean, r, k + 1 < end);
             }
+            StreamingStores.Fence(layout.StreamOutput);
         });
     }
 
@@ -76,15 +87,15 @@ internal static unsafe class RowEngine
                 // A row longer than L2: write it back to front, starting where the statistics pass ended (still in cache).
                 for (long j0 = (s - 1) / Segment * Segment; j0 >= 0; j0 -= Segment)
                     RowMath.AffineElementwise(x + off + j0, y + off + j0, Math.Min(Segment, s - j0), mean, r,
-                        gamma == null ? null : gamma + j0, beta == null ? null : beta + j0);
+                        gamma == null ? null : gamma + j0, beta == null ? null : beta + j0, stream: layout.StreamOutput);
             }
             else if (kind == AffineKind.Elementwise)
-                RowMath.AffineElementwise(x + off, y + off, s, mean, r, gamma, beta, ahead);
+                RowMath.AffineElementwise(x + off, y + off, s, mean, r, gamma, beta, ahead, layout.StreamOutput);
             else
             {
                 double scale = gamma == null ? r : r * RowMath.ToDouble(gamma[c]);
                 double shift = beta == null ? 0.0 : RowMath.ToDouble(beta[c]);
-                RowMath.Affine(x + off, y + off, s, mean, scale, shift, ahead);
+                RowMath.Affine(x + off, y + off, s, mean, scale, shift, ahead, layout.StreamOutput);
             }
         }
     }
@@ -98,7 +109,7 @@ internal static unsafe class RowEngine
         public double* RowDy;
         /// <summary>Per-row r·Σ dy·(x − μ) (length A·C; per-channel dγ) or null.</summary>
         public double* RowDyXhat;
-        /// <summary>Per-chunk float64 accumulators of elementwise dγ and dβ, each of length S (null entries when not needed).</summary>
+        /// <summary>Per-worker float64 accumulators of elementwise dγ and dβ, each of length S, one slot per thread (null: not needed); the kernel allocates them.</summary>
         public NativeBuffer?[]? ElementDgamma, ElementDbeta;
     }
 
@@ -110,18 +121,23 @@ internal static unsafe class RowEngine
     public static void Backward<T>(RowLayout layout, StatOp op, AffineKind kind, bool batch, T* x, T* dy, T* gamma, double* stats, Gradients grads)
         where T : unmanaged
     {
+        if (RowStreaming.Applies(layout, kind, sizeof(T)))
+        {
+            RowStreaming.Backward(layout, op, batch, x, dy, gamma, stats, grads);
+            return;
+        }
         long count = layout.StatCount, n = layout.Count, s = layout.S, rows = layout.RowsPerStat;
         bool needSums = batch || grads.RowDy != null || grads.RowDyXhat != null || grads.ElementDgamma != null || grads.ElementDbeta != null;
-        int chunks = kind == AffineKind.Elementwise ? KernelParallel.Chunks(count, n, perThread: 1) : KernelParallel.Chunks(count, n);
-        if (grads.ElementDgamma is { } eg) for (int i = 0; i < chunks; i++) eg[i] = new NativeBuffer(s);
-        if (grads.ElementDbeta is { } eb) for (int i = 0; i < chunks; i++) eb[i] = new NativeBuffer(s);
+        int workers = KernelParallel.Chunks(count, n, perThread: 1);
         nint px = (nint)x, pdy = (nint)dy, pg = (nint)gamma, ps = (nint)stats;
-        KernelParallel.For(count, chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, start, end) =>
+        long grain = Math.Max(1, count / (16L * workers));
+        KernelParallel.ForDynamic(count, workers, grain, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (worker, start, end) =>
         {
             T* xs = (T*)px, dys = (T*)pdy, gs = (T*)pg, dxs = (T*)grads.Dx;
             double* st = (double*)ps;
-            double* edg = grads.ElementDgamma is { } g ? g[chunk]!.Pointer : null;
-            double* edb = grads.ElementDbeta is { } b ? b[chunk]!.Pointer : null;
+            // Each worker zeroes its own accumulators on its first items, in parallel; a worker that got no items has none.
+            double* edg = grads.ElementDgamma is { } g ? (g[worker] ??= new NativeBuffer(s)).Pointer : null;
+            double* edb = grads.ElementDbeta is { } b ? (b[worker] ??= new NativeBuffer(s)).Pointer : null;
             for (long k = start; k < end; k++)
             {
                 double mean = st[k], r = st[count + k], spread = st[2 * count + k];
@@ -154,81 +170,18 @@ internal static unsafe class RowEngine
                     long next = k + 1 < end ? layout.Row(k + 1, j).Index * s : -1;
                     T* aheadDy = next < 0 ? null : dys + next, aheadX = next < 0 ? null : xs + next;
                     if (kind == AffineKind.Elementwise)
-                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, 1.0, gbar, r, b2, 0.0, gs, aheadDy, aheadX);
+                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, 1.0, gbar, r, b2, 0.0, gs, aheadDy, aheadX, layout.StreamOutput);
                     else
-                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, gs == null ? 1.0 : RowMath.ToDouble(gs[c]), gbar, r, b2, 0.0, null, aheadDy, aheadX);
+                        RowMath.GradApply(dys + off, xs + off, dxs + off, s, mean, gs == null ? 1.0 : RowMath.ToDouble(gs[c]), gbar, r, b2, 0.0, null, aheadDy, aheadX, layout.StreamOutput);
                 }
             }
+            StreamingStores.Fence(layout.StreamOutput);
         });
     }
 
-    /// <summary>Rows longer than this use <see cref="BackwardElementwiseTiled"/>: per-thread dγ, dβ accumulators of the whole row would not fit in cache.</summary>
+    /// <summary>Elementwise rows longer than this are written back to front in the forward pass, starting where the statistics pass ended (still in cache).</summary>
     public const long LongRow = 16384;
 
     /// <summary>Elements per segment when a long row is written back to front.</summary>
     private const long Segment = 4096;
-
-    /// <summary>Positions per tile of <see cref="BackwardElementwiseTiled"/>.</summary>
-    private const long PositionTile = 2048;
-
-    /// <summary>
-    /// Elementwise-affine backward for long rows (layer areas over large trailing shapes): pass 1 runs
-    /// over tiles of positions, each tile owning its slice of dγ, dβ and writing per-(tile, row) partial
-    /// sums; pass 2 writes dx per (row, tile). <paramref name="dgamma"/>, <paramref name="dbeta"/>
-    /// (length S, zeroed, or null) receive the parameter gradients.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardElementwiseTiled<T>(RowLayout layout, StatOp op, bool batch, T* x, T* dy, T* dx, T* gamma, double* stats,
-        double* dgamma, double* dbeta) where T : unmanaged
-    {
-        long count = layout.StatCount, n = layout.Count, s = layout.S, tiles = (s + PositionTile - 1) / PositionTile;
-        using var partial = new NativeBuffer(2 * tiles * count);
-        nint px = (nint)x, pdy = (nint)dy, pdx = (nint)dx, pg = (nint)gamma, ps = (nint)stats, pp = (nint)partial.Pointer, pdg = (nint)dgamma, pdb = (nint)dbeta;
-        KernelParallel.For(tiles, count * PositionTile, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
-        {
-            double* st = (double*)ps, part = (double*)pp;
-            for (long t = start; t < end; t++)
-            {
-                long j0 = t * PositionTile, len = Math.Min(PositionTile, s - j0);
-                for (long k = 0; k < count; k++)
-                {
-                    long off = layout.Row(k, 0).Index * s + j0;
-                    double g1 = 0, g2 = 0;
-                    RowMath.GradSumsElementwise((T*)pdy + off, (T*)px + off, len, st[k], st[count + k], pg == 0 ? null : (T*)pg + j0,
-                        pdg == 0 ? null : (double*)pdg + j0, pdb == 0 ? null : (double*)pdb + j0, ref g1, ref g2);
-                    part[t * count + k] = g1;
-                    part[(tiles + t) * count + k] = g2;
-                }
-            }
-        });
-        if (dx == null) return;
-        var coefficients = new double[2 * count];
-        for (long k = 0; k < count; k++)
-        {
-            double g1 = 0, g2 = 0;
-            for (long t = 0; t < tiles; t++)
-            {
-                g1 += partial.Pointer[t * count + k];
-                g2 += partial.Pointer[(tiles + t) * count + k];
-            }
-            double r = stats[count + k];
-            coefficients[k] = batch && op.Centers ? g1 / n : 0.0;
-            coefficients[count + k] = batch ? op.SpreadGradient(n, stats[2 * count + k], r) * g2 : 0.0;
-        }
-        fixed (double* pc = coefficients)
-        {
-            nint cs = (nint)pc;
-            KernelParallel.For(count * tiles, PositionTile, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
-            {
-                double* st = (double*)ps, co = (double*)cs;
-                for (long i = end - 1; i >= start; i--)
-                {
-                    long k = i / tiles, j0 = i % tiles * PositionTile, len = Math.Min(PositionTile, s - j0);
-                    long off = layout.Row(k, 0).Index * s + j0;
-                    RowMath.GradApply((T*)pdy + off, (T*)px + off, (T*)pdx + off, len, st[k], 1.0, co[k], st[count + k], co[count + k], 0.0,
-                        pg == 0 ? null : (T*)pg + j0);
-                }
-            }, reverse: true);
-        }
-    }
 }

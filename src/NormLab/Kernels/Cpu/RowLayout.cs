@@ -41,6 +41,9 @@ internal sealed class RowLayout
     public bool ReduceA { get; }
     public bool ReduceCg { get; }
 
+    /// <summary>Whether the output (y forward, dx backward) is written with streaming stores (<see cref="StreamingStores"/>).</summary>
+    public bool StreamOutput { get; init; }
+
     /// <summary>Channels, G·Cg.</summary>
     public long C { get; }
 
@@ -64,6 +67,14 @@ internal sealed class RowLayout
 
     /// <summary>The population index of statistic k.</summary>
     public long PopulationIndex(long k) => ReduceA ? k : k % Population;
+
+    /// <summary>The statistic that row <paramref name="index"/> (a·C + c) belongs to.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public long StatOfRow(long index)
+    {
+        long a = index / C, c = index - a * C, q = ChannelsPerStat == 1 ? c : c / ChannelsPerStat;
+        return ReduceA ? q : a * Population + q;
+    }
 
     /// <summary>Row j of statistic k: its index a·C + c (its offset is index·S) and its channel c.</summary>
     /// <remarks>Called per row by the kernels, so it divides only where the layout needs it (short rows made the divisions show).</remarks>

@@ -171,13 +171,14 @@ internal static unsafe class RowMath
     /// <summary>
     /// y = (x − center)·scale + shift over the row. <paramref name="ahead"/>, when given, is the
     /// next row the caller will read (same length): it is prefetched into L2 while this one is written,
-    /// so memory stays busy while the core works from cache.
+    /// so memory stays busy while the core works from cache. With <paramref name="stream"/>, y is written
+    /// with streaming stores (see <see cref="StreamingStores"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Affine<T>(T* x, T* y, long n, double center, double scale, double shift, T* ahead = null) where T : unmanaged
+    public static void Affine<T>(T* x, T* y, long n, double center, double scale, double shift, T* ahead = null, bool stream = false) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) AffineF((float*)x, (float*)y, n, (float)center, (float)scale, (float)shift, (byte*)ahead);
-        else AffineD((double*)x, (double*)y, n, center, scale, shift, (byte*)ahead);
+        if (typeof(T) == typeof(float)) AffineF((float*)x, (float*)y, n, (float)center, (float)scale, (float)shift, (byte*)ahead, stream);
+        else AffineD((double*)x, (double*)y, n, center, scale, shift, (byte*)ahead, stream);
     }
 
     /// <summary>Prefetches the cache line at <paramref name="p"/> into L2 (no-op without SSE or for null).</summary>
@@ -188,109 +189,136 @@ internal static unsafe class RowMath
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AffineF(float* x, float* y, long n, float center, float scale, float shift, byte* ahead)
+    private static void AffineF(float* x, float* y, long n, float center, float scale, float shift, byte* ahead, bool stream)
     {
         var c = Vector256.Create(center);
         var a = Vector256.Create(scale);
         var b = Vector256.Create(shift);
-        long i = 0;
+        long i = 0, head = StreamingStores.Head(y, n, stream);
+        for (; i < head; i++) y[i] = (x[i] - center) * scale + shift;
         for (; i + 16 <= n; i += 16)
         {
             if (ahead != null) Prefetch(ahead + i * sizeof(float));
-            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - c, a, b), y + i);
-            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8) - c, a, b), y + i + 8);
+            StreamingStores.Put(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - c, a, b), y + i, stream);
+            StreamingStores.Put(Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8) - c, a, b), y + i + 8, stream);
         }
         for (; i < n; i++) y[i] = (x[i] - center) * scale + shift;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AffineD(double* x, double* y, long n, double center, double scale, double shift, byte* ahead)
+    private static void AffineD(double* x, double* y, long n, double center, double scale, double shift, byte* ahead, bool stream)
     {
         var c = Vector256.Create(center);
         var a = Vector256.Create(scale);
         var b = Vector256.Create(shift);
-        long i = 0;
+        long i = 0, head = StreamingStores.Head(y, n, stream);
+        for (; i < head; i++) y[i] = (x[i] - center) * scale + shift;
         for (; i + 8 <= n; i += 8)
         {
             if (ahead != null) Prefetch(ahead + i * sizeof(double));
-            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - c, a, b), y + i);
-            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 4) - c, a, b), y + i + 4);
+            StreamingStores.Put(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - c, a, b), y + i, stream);
+            StreamingStores.Put(Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 4) - c, a, b), y + i + 4, stream);
         }
         for (; i < n; i++) y[i] = (x[i] - center) * scale + shift;
     }
 
-    /// <summary>y = (x − center)·r·γⱼ + βⱼ over the row (γ absent: 1, β absent: 0).</summary>
+    /// <summary>y = (x − center)·r·γⱼ + βⱼ over the row (γ absent: 1, β absent: 0); <paramref name="stream"/> as in <see cref="Affine{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AffineElementwise<T>(T* x, T* y, long n, double center, double r, T* gamma, T* beta, T* ahead = null) where T : unmanaged
+    public static void AffineElementwise<T>(T* x, T* y, long n, double center, double r, T* gamma, T* beta, T* ahead = null, bool stream = false) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) AffineElementwiseF((float*)x, (float*)y, n, (float)center, (float)r, (float*)gamma, (float*)beta, (byte*)ahead);
-        else AffineElementwiseD((double*)x, (double*)y, n, center, r, (double*)gamma, (double*)beta, (byte*)ahead);
+        if (typeof(T) == typeof(float)) AffineElementwiseF((float*)x, (float*)y, n, (float)center, (float)r, (float*)gamma, (float*)beta, (byte*)ahead, stream);
+        else AffineElementwiseD((double*)x, (double*)y, n, center, r, (double*)gamma, (double*)beta, (byte*)ahead, stream);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float AffineElementwiseOne(float* x, long i, float center, float r, float* gamma, float* beta)
+    {
+        float v = (x[i] - center) * r;
+        if (gamma != null) v *= gamma[i];
+        if (beta != null) v += beta[i];
+        return v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double AffineElementwiseOne(double* x, long i, double center, double r, double* gamma, double* beta)
+    {
+        double v = (x[i] - center) * r;
+        if (gamma != null) v *= gamma[i];
+        if (beta != null) v += beta[i];
+        return v;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AffineElementwiseF(float* x, float* y, long n, float center, float r, float* gamma, float* beta, byte* ahead)
+    private static void AffineElementwiseF(float* x, float* y, long n, float center, float r, float* gamma, float* beta, byte* ahead, bool stream)
     {
         var c = Vector256.Create(center);
         var rv = Vector256.Create(r);
-        long i = 0;
+        long i = 0, head = StreamingStores.Head(y, n, stream);
+        for (; i < head; i++) y[i] = AffineElementwiseOne(x, i, center, r, gamma, beta);
         for (; i + 8 <= n; i += 8)
         {
             if (ahead != null) Prefetch(ahead + i * sizeof(float));
             var v = (Vector256.Load(x + i) - c) * rv;
             if (gamma != null) v *= Vector256.Load(gamma + i);
             if (beta != null) v += Vector256.Load(beta + i);
-            Vector256.Store(v, y + i);
+            StreamingStores.Put(v, y + i, stream);
         }
-        for (; i < n; i++)
-        {
-            float v = (x[i] - center) * r;
-            if (gamma != null) v *= gamma[i];
-            if (beta != null) v += beta[i];
-            y[i] = v;
-        }
+        for (; i < n; i++) y[i] = AffineElementwiseOne(x, i, center, r, gamma, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AffineElementwiseD(double* x, double* y, long n, double center, double r, double* gamma, double* beta, byte* ahead)
+    private static void AffineElementwiseD(double* x, double* y, long n, double center, double r, double* gamma, double* beta, byte* ahead, bool stream)
     {
         var c = Vector256.Create(center);
         var rv = Vector256.Create(r);
-        long i = 0;
+        long i = 0, head = StreamingStores.Head(y, n, stream);
+        for (; i < head; i++) y[i] = AffineElementwiseOne(x, i, center, r, gamma, beta);
         for (; i + 4 <= n; i += 4)
         {
             if (ahead != null) Prefetch(ahead + i * sizeof(double));
             var v = (Vector256.Load(x + i) - c) * rv;
             if (gamma != null) v *= Vector256.Load(gamma + i);
             if (beta != null) v += Vector256.Load(beta + i);
-            Vector256.Store(v, y + i);
+            StreamingStores.Put(v, y + i, stream);
         }
-        for (; i < n; i++)
-        {
-            double v = (x[i] - center) * r;
-            if (gamma != null) v *= gamma[i];
-            if (beta != null) v += beta[i];
-            y[i] = v;
-        }
+        for (; i < n; i++) y[i] = AffineElementwiseOne(x, i, center, r, gamma, beta);
     }
 
     /// <summary>
     /// dx = (γ·dy − ḡ)·r + b·(x − center) + c0 over the row, with γ = <paramref name="scale"/>·γⱼ (γ null: 1).
     /// Subtracting ḡ before scaling by r keeps dx exactly 0 where the statistic has one element.
     /// </summary>
-    /// <remarks><paramref name="aheadDy"/> and <paramref name="aheadX"/>, when given, are the next rows the caller will read; they are prefetched into L2.</remarks>
+    /// <remarks><paramref name="aheadDy"/> and <paramref name="aheadX"/>, when given, are the next rows the caller will read; they are prefetched into L2.
+    /// <paramref name="stream"/> as in <see cref="Affine{T}"/>.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradApply<T>(T* dy, T* x, T* dx, long n, double center, double scale, double gbar, double r, double b, double c0, T* gamma = null,
-        T* aheadDy = null, T* aheadX = null) where T : unmanaged
+        T* aheadDy = null, T* aheadX = null, bool stream = false) where T : unmanaged
     {
         if (typeof(T) == typeof(float))
-            GradApplyF((float*)dy, (float*)x, (float*)dx, n, (float)center, (float)scale, (float)gbar, (float)r, (float)b, (float)c0, (float*)gamma, (byte*)aheadDy, (byte*)aheadX);
+            GradApplyF((float*)dy, (float*)x, (float*)dx, n, (float)center, (float)scale, (float)gbar, (float)r, (float)b, (float)c0, (float*)gamma, (byte*)aheadDy, (byte*)aheadX, stream);
         else
-            GradApplyD((double*)dy, (double*)x, (double*)dx, n, center, scale, gbar, r, b, c0, (double*)gamma, (byte*)aheadDy, (byte*)aheadX);
+            GradApplyD((double*)dy, (double*)x, (double*)dx, n, center, scale, gbar, r, b, c0, (double*)gamma, (byte*)aheadDy, (byte*)aheadX, stream);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float GradApplyOne(float* dy, float* x, long i, float center, float scale, float gbar, float r, float b, float c0, float* gamma)
+    {
+        float g = dy[i] * scale;
+        if (gamma != null) g *= gamma[i];
+        return (x[i] - center) * b + ((g - gbar) * r + c0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double GradApplyOne(double* dy, double* x, long i, double center, double scale, double gbar, double r, double b, double c0, double* gamma)
+    {
+        double g = dy[i] * scale;
+        if (gamma != null) g *= gamma[i];
+        return (x[i] - center) * b + ((g - gbar) * r + c0);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GradApplyF(float* dy, float* x, float* dx, long n, float center, float scale, float gbar, float r, float b, float c0, float* gamma,
-        byte* aheadDy, byte* aheadX)
+        byte* aheadDy, byte* aheadX, bool stream)
     {
         var cv = Vector256.Create(center);
         var sv = Vector256.Create(scale);
@@ -298,7 +326,8 @@ internal static unsafe class RowMath
         var rv = Vector256.Create(r);
         var bv = Vector256.Create(b);
         var c0v = Vector256.Create(c0);
-        long i = 0;
+        long i = 0, head = StreamingStores.Head(dx, n, stream);
+        for (; i < head; i++) dx[i] = GradApplyOne(dy, x, i, center, scale, gbar, r, b, c0, gamma);
         for (; i + 8 <= n; i += 8)
         {
             if (aheadDy != null)
@@ -309,19 +338,14 @@ internal static unsafe class RowMath
             var g = Vector256.Load(dy + i) * sv;
             if (gamma != null) g *= Vector256.Load(gamma + i);
             var t = Vector256.FusedMultiplyAdd(g - gv, rv, c0v);
-            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - cv, bv, t), dx + i);
+            StreamingStores.Put(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - cv, bv, t), dx + i, stream);
         }
-        for (; i < n; i++)
-        {
-            float g = dy[i] * scale;
-            if (gamma != null) g *= gamma[i];
-            dx[i] = (x[i] - center) * b + ((g - gbar) * r + c0);
-        }
+        for (; i < n; i++) dx[i] = GradApplyOne(dy, x, i, center, scale, gbar, r, b, c0, gamma);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GradApplyD(double* dy, double* x, double* dx, long n, double center, double scale, double gbar, double r, double b, double c0, double* gamma,
-        byte* aheadDy, byte* aheadX)
+        byte* aheadDy, byte* aheadX, bool stream)
     {
         var cv = Vector256.Create(center);
         var sv = Vector256.Create(scale);
@@ -329,7 +353,8 @@ internal static unsafe class RowMath
         var rv = Vector256.Create(r);
         var bv = Vector256.Create(b);
         var c0v = Vector256.Create(c0);
-        long i = 0;
+        long i = 0, head = StreamingStores.Head(dx, n, stream);
+        for (; i < head; i++) dx[i] = GradApplyOne(dy, x, i, center, scale, gbar, r, b, c0, gamma);
         for (; i + 4 <= n; i += 4)
         {
             if (aheadDy != null)
@@ -340,14 +365,33 @@ internal static unsafe class RowMath
             var g = Vector256.Load(dy + i) * sv;
             if (gamma != null) g *= Vector256.Load(gamma + i);
             var t = Vector256.FusedMultiplyAdd(g - gv, rv, c0v);
-            Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - cv, bv, t), dx + i);
+            StreamingStores.Put(Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - cv, bv, t), dx + i, stream);
         }
-        for (; i < n; i++)
+        for (; i < n; i++) dx[i] = GradApplyOne(dy, x, i, center, scale, gbar, r, b, c0, gamma);
+    }
+
+    /// <summary>into[i] += from[i] for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AddTo(double* into, double* from, long n)
+    {
+        long i = 0;
+        for (; i + 4 <= n; i += 4) Vector256.Store(Vector256.Load(into + i) + Vector256.Load(from + i), into + i);
+        for (; i < n; i++) into[i] += from[i];
+    }
+
+    /// <summary>to[i] = from[i] in T (float rounds to nearest) for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Narrow<T>(double* from, T* to, long n) where T : unmanaged
+    {
+        if (typeof(T) == typeof(double))
         {
-            double g = dy[i] * scale;
-            if (gamma != null) g *= gamma[i];
-            dx[i] = (x[i] - center) * b + ((g - gbar) * r + c0);
+            Buffer.MemoryCopy(from, to, n * sizeof(double), n * sizeof(double));
+            return;
         }
+        float* f = (float*)to;
+        long i = 0;
+        for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Narrow(Vector256.Load(from + i), Vector256.Load(from + i + 4)), f + i);
+        for (; i < n; i++) f[i] = (float)from[i];
     }
 
     /// <summary>Four consecutive values as float64.</summary>

@@ -1,0 +1,132 @@
+using System.Runtime.CompilerServices;
+namespace NormLab.Kernels.Cpu;
+
+/// <summary>
+/// The row-major schedule of the per-channel row kernels, for statistics whose rows are strided far
+/// apart (batch statistics: BN, BGN). Instead of finishing one statistic at a time, every pass streams
+/// over all rows in memory order: per-row sums, a cheap per-statistic combine, then the elementwise pass
+/// over the rows in reverse, so it starts on the rows the first pass left in the last-level cache.
+/// </summary>
+/// <remarks>
+/// Why: a BN statistic at [32,64,56,56] is 32 rows of 12.5 KB, 784 KB apart. Held in L2 between its two
+/// passes, those rows alias onto a quarter of L2's sets (784 KB ≡ 16 KB modulo a 64 KB way), so they do
+/// not stay there; the statistic-major schedule ran BN at half the speed of IN on the same tensor.
+/// Per-row sums use the statistic's own shift (its first element), so rows combine exactly as in the
+/// statistic-major schedule.
+/// </remarks>
+internal static unsafe class RowStreaming
+{
+    /// <summary>Bytes of one statistic's rows above which a strided layout streams.</summary>
+    public const long StatBytes = 128 * 1024;
+
+    /// <summary>Whether <paramref name="layout"/> with per-channel affine uses this schedule for elements of <paramref name="elementSize"/> bytes.</summary>
+    public static bool Applies(RowLayout layout, AffineKind kind, int elementSize) =>
+        kind != AffineKind.Elementwise && layout.ReduceA && layout.ChannelsPerStat == 1 && layout.A > 1 && layout.Count * elementSize > StatBytes;
+
+    /// <summary>Forward with batch statistics (see <see cref="RowEngine.ForwardBatch{T}"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardBatch<T>(RowLayout layout, StatOp op, T* x, T* y, T* gamma, T* beta, double* stats) where T : unmanaged
+    {
+        long count = layout.StatCount, n = layout.Count, s = layout.S;
+        bool centers = op.Centers;
+        using var shift = new NativeBuffer(count);
+        for (long k = 0; k < count; k++) shift.Pointer[k] = centers ? RowMath.ToDouble(x[layout.Row(k, 0).Index * s]) : 0.0;
+        using var rowSums = new NativeBuffer(2 * layout.Rows);
+        nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, pk = (nint)shift.Pointer, prs = (nint)rowSums.Pointer;
+        long rowCount = layout.Rows;
+        KernelParallel.For(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        {
+            double* sums = (double*)prs;
+            for (long i = start; i < end; i++)
+            {
+                double s1 = 0, s2 = 0;
+                RowMath.Moments((T*)px + i * s, s, ((double*)pk)[layout.StatOfRow(i)], ref s1, ref s2);
+                sums[i] = s1;
+                sums[rowCount + i] = s2;
+            }
+        });
+        for (long k = 0; k < count; k++)
+        {
+            double s1 = 0, s2 = 0;
+            for (long j = 0; j < layout.RowsPerStat; j++)
+            {
+                long i = layout.Row(k, j).Index;
+                s1 += rowSums.Pointer[i];
+                s2 += rowSums.Pointer[rowCount + i];
+            }
+            double m1 = s1 / n;
+            double spread = centers ? Math.Max(s2 / n - m1 * m1, 0.0) : s2 / n;
+            stats[k] = centers ? shift.Pointer[k] + m1 : 0.0;
+            stats[count + k] = op.Factor(n, spread);
+            stats[2 * count + k] = spread;
+        }
+        nint ps = (nint)stats;
+        KernelParallel.For(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        {
+            double* st = (double*)ps;
+            T* g = (T*)pg, b = (T*)pb;
+            for (long i = end - 1; i >= start; i--)
+            {
+                long k = layout.StatOfRow(i), c = i % layout.C;
+                double scale = g == null ? st[count + k] : st[count + k] * RowMath.ToDouble(g[c]);
+                double offset = b == null ? 0.0 : RowMath.ToDouble(b[c]);
+                RowMath.Affine((T*)px + i * s, (T*)py + i * s, s, st[k], scale, offset, stream: layout.StreamOutput);
+            }
+            StreamingStores.Fence(layout.StreamOutput);
+        }, reverse: true);
+    }
+
+    /// <summary>Backward (see <see cref="RowEngine.Backward{T}"/>), per-channel affine only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Backward<T>(RowLayout layout, StatOp op, bool batch, T* x, T* dy, T* gamma, double* stats, RowEngine.Gradients grads)
+        where T : unmanaged
+    {
+        long count = layout.StatCount, n = layout.Count, s = layout.S, rowCount = layout.Rows;
+        bool needSums = batch || grads.RowDy != null || grads.RowDyXhat != null;
+        using var rowSums = new NativeBuffer(needSums ? 2 * rowCount : 0);
+        nint px = (nint)x, pdy = (nint)dy, pg = (nint)gamma, ps = (nint)stats, prs = (nint)rowSums.Pointer;
+        if (needSums) KernelParallel.For(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        {
+            double* st = (double*)ps, sums = (double*)prs;
+            for (long i = start; i < end; i++)
+            {
+                double sdy = 0, sdyx = 0;
+                RowMath.GradSums((T*)pdy + i * s, (T*)px + i * s, s, st[layout.StatOfRow(i)], ref sdy, ref sdyx);
+                sums[i] = sdy;
+                sums[rowCount + i] = sdyx;
+            }
+        });
+        // Per statistic: gbar = Σγ·Σdy / n and b = 2r′/n · Σγ·Σdy(x − μ); the parameter gradients per row.
+        using var coefficients = new NativeBuffer(2 * count);
+        for (long k = 0; k < count && needSums; k++)
+        {
+            double g1 = 0, g2 = 0, r = stats[count + k];
+            for (long j = 0; j < layout.RowsPerStat; j++)
+            {
+                var (i, c) = layout.Row(k, j);
+                double sdy = rowSums.Pointer[i], sdyx = rowSums.Pointer[rowCount + i];
+                double gc = gamma == null ? 1.0 : RowMath.ToDouble(gamma[c]);
+                g1 += gc * sdy;
+                g2 += gc * sdyx;
+                if (grads.RowDy != null) grads.RowDy[i] = sdy;
+                if (grads.RowDyXhat != null) grads.RowDyXhat[i] = r * sdyx;
+            }
+            coefficients.Pointer[k] = batch && op.Centers ? g1 / n : 0.0;
+            coefficients.Pointer[count + k] = batch ? op.SpreadGradient(n, stats[2 * count + k], r) * g2 : 0.0;
+        }
+        if (grads.Dx == 0) return;
+        nint pco = (nint)coefficients.Pointer;
+        KernelParallel.For(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        {
+            double* st = (double*)ps, co = (double*)pco;
+            T* g = (T*)pg;
+            for (long i = end - 1; i >= start; i--)
+            {
+                long k = layout.StatOfRow(i), c = i % layout.C;
+                RowMath.GradApply((T*)pdy + i * s, (T*)px + i * s, (T*)grads.Dx + i * s, s, st[k], g == null ? 1.0 : RowMath.ToDouble(g[c]),
+                    co[k], st[count + k], co[count + k], 0.0, stream: layout.StreamOutput);
+            }
+            StreamingStores.Fence(layout.StreamOutput);
+        }, reverse: true);
+    }
+}

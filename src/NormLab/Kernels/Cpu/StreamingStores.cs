@@ -1,0 +1,88 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using NormLab.Framework;
+
+namespace NormLab.Kernels.Cpu;
+
+/// <summary>
+/// Streaming (non-temporal) stores for outputs too large to stay in the last-level cache: they go
+/// to memory without first reading the destination line (a normal store's read-for-ownership), so an
+/// output costs one memory transfer instead of two. The rule is glibc's <c>memcpy</c>'s: outputs of at
+/// least ¾ of the last-level cache stream, smaller ones use normal stores and stay cached for the next
+/// layer.
+/// </summary>
+/// <remarks>
+/// Measured with <c>normlab bench</c> on [32,64,56,56] float32 (25.7 MB; this machine's L3 is 32 MB), best
+/// of 8, two threads, normal → streaming: IN forward 1.1 → 0.7 ms and backward 1.7 → 1.45 ms, GN forward
+/// 1.1–1.4 → 0.75–0.9 ms and backward 2.1–2.9 → 1.5–1.7 ms. A kernel that streams ends with a store fence
+/// (<see cref="Fence"/>), since streaming stores are weakly ordered.
+/// </remarks>
+internal static unsafe class StreamingStores
+{
+    /// <summary>Output bytes from which stores stream; <see cref="long.MaxValue"/> where the cache size is unknown or AVX is missing.</summary>
+    public static readonly long Threshold = ComputeThreshold();
+
+    private static readonly AsyncScope<long> Scoped = new();
+
+    /// <summary>Whether an output of <paramref name="bytes"/> should be written with streaming stores.</summary>
+    public static bool For(long bytes) => Avx.IsSupported && bytes >= (Scoped.TryGet(out long from) ? from : Threshold);
+
+    /// <summary>Streams outputs of at least <paramref name="bytes"/> until the returned scope is disposed (tests run the streaming path on small inputs with it).</summary>
+    public static IDisposable StreamFrom(long bytes) => Scoped.Use(bytes);
+
+    /// <summary>Elements to write with scalar stores before <paramref name="p"/> reaches 32-byte alignment (0 without <paramref name="stream"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long Head<T>(T* p, long n, bool stream) where T : unmanaged =>
+        stream ? Math.Min(n, ((32 - ((nint)p & 31)) & 31) / sizeof(T)) : 0;
+
+    /// <summary>Stores <paramref name="v"/> at <paramref name="p"/>, streaming when <paramref name="stream"/> (p then 32-byte aligned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Put(Vector256<float> v, float* p, bool stream)
+    {
+        if (stream) Avx.StoreAlignedNonTemporal(p, v);
+        else Vector256.Store(v, p);
+    }
+
+    /// <inheritdoc cref="Put(Vector256{float}, float*, bool)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Put(Vector256<double> v, double* p, bool stream)
+    {
+        if (stream) Avx.StoreAlignedNonTemporal(p, v);
+        else Vector256.Store(v, p);
+    }
+
+    /// <summary>Orders this thread's streaming stores before anything it does next; called at the end of each worker's share.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Fence(bool stream)
+    {
+        if (stream) Sse.StoreFence();
+    }
+
+    private static long ComputeThreshold()
+    {
+        if (!Avx.IsSupported || !OperatingSystem.IsLinux()) return long.MaxValue;
+        long bytes = LastLevelCacheBytes();
+        return bytes > 0 ? bytes / 4 * 3 : long.MaxValue;
+    }
+
+    /// <summary>The largest cache of CPU 0 from sysfs (e.g. "32768K"), or 0 when unreadable.</summary>
+    private static long LastLevelCacheBytes()
+    {
+        long best = 0;
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories("/sys/devices/system/cpu/cpu0/cache", "index*"))
+            {
+                string text = File.ReadAllText(Path.Combine(dir, "size")).Trim();
+                long scale = text.EndsWith('K') ? 1024 : text.EndsWith('M') ? 1024 * 1024 : 1;
+                if (long.TryParse(text.TrimEnd('K', 'M'), out long value)) best = Math.Max(best, value * scale);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+        return best;
+    }
+}
