@@ -30,7 +30,8 @@ internal sealed class FusedColumnKernel : NormKernel
         if (!FusedKernels.Supports(x) || pass.UseRunning) return null;
         var area = (ReductionArea)layer.Area;
         long n = x.shape[0];
-        var layout = new RowLayout(n, area.Groups, area.GroupSize, x.numel() / (n * area.Channels), reduceA: false, reduceCg: true);
+        var layout = new RowLayout(n, area.Groups, area.GroupSize, x.numel() / (n * area.Channels), reduceA: false, reduceCg: true)
+            { StreamOutput = StreamingStores.For(x) };
         var (w, b) = FusedKernels.Affine(layer.Recovery);
         if (!RawTensor.Matches(w, x, layout.C) || !RawTensor.Matches(b, x, layout.C)) return null;
         return FusedFunction.Apply(new ColumnCall(layout, _op(x.dtype)) { Composite = FusedKernels.Composite(layer, pass) }, x.contiguous(), w, b);

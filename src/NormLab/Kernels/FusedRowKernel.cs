@@ -83,7 +83,7 @@ internal sealed class FusedRowKernel : NormKernel
     /// <summary>The row layout of a contiguous input for the area.</summary>
     private static RowLayout Layout(NormArea area, Tensor x)
     {
-        bool stream = StreamingStores.For(x.numel() * x.ElementSize);
+        bool stream = StreamingStores.For(x);
         if (area is LayerArea layer)
         {
             long d = layer.NormalizedShape.Aggregate(1L, (p, s) => p * s);

@@ -32,7 +32,7 @@ public static class FusedWeightStandardization
         if (KernelPolicy.Current is not (KernelMode.Auto or KernelMode.Fused) || !FusedKernels.Supports(weight) || weight.dim() < 2) return null;
         long rows = weight.shape[0], d = weight.numel() / rows;
         if (d < 2) return null;
-        var layout = new RowLayout(rows, 1, 1, d, reduceA: false, reduceCg: true);
+        var layout = new RowLayout(rows, 1, 1, d, reduceA: false, reduceCg: true) { StreamOutput = StreamingStores.For(weight) };
         var call = new RowCall(layout, new StandardizeOp(eps, unbiased: official, epsOutsideRoot: official), AffineKind.None, batch: true)
         {
             Composite = (w, _) => Formula(w, eps, official),

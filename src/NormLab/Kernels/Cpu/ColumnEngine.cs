@@ -46,7 +46,7 @@ internal static unsafe class ColumnEngine
                 new Span<double>(s1, Tile).Clear();
                 new Span<double>(s2, Tile).Clear();
                 T* shift = op.Centers ? xs + it.Row0 : null;
-                for (long c = 0; c < n; c++) ColumnMath.Moments(xs + it.Row0 + c * s, shift, s1, s2, it.Length);
+                ColumnMath.Moments(xs + it.Row0, s, n, shift, s1, s2, it.Length);
                 double* mu = st + it.Stat0, r = st + count + it.Stat0, spread = st + 2 * count + it.Stat0;
                 for (long j = 0; j < it.Length; j++)
                 {
@@ -60,8 +60,9 @@ internal static unsafe class ColumnEngine
                 long c0 = (it.Row0 / s) % layout.C;
                 for (long c = 0; c < n; c++)
                     ColumnMath.NormalizeNative(xs + it.Row0 + c * s, ys + it.Row0 + c * s, it.Length, muT, rT,
-                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), bs == null ? 0.0 : RowMath.ToDouble(bs[c0 + c]));
+                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), bs == null ? 0.0 : RowMath.ToDouble(bs[c0 + c]), layout.StreamOutput);
             }
+            StreamingStores.Fence(layout.StreamOutput);
         });
     }
 
@@ -98,14 +99,8 @@ internal static unsafe class ColumnEngine
                 new Span<double>(g2, Tile).Clear();
                 double* mu = st + it.Stat0, r = st + count + it.Stat0, spread = st + 2 * count + it.Stat0;
                 long c0 = (it.Row0 / s) % layout.C;
-                for (long c = 0; c < n; c++)
-                {
-                    double sdy = 0, sdyxhat = 0;
-                    ColumnMath.GradSums(dys + it.Row0 + c * s, xs + it.Row0 + c * s, it.Length, mu, r,
-                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), g1, g2, ref sdy, ref sdyxhat);
-                    if (db != null) db[c0 + c] += sdy;
-                    if (dg != null) dg[c0 + c] += sdyxhat;
-                }
+                ColumnMath.GradSums(dys + it.Row0, xs + it.Row0, s, n, it.Length, mu, r, gs == null ? null : gs + c0, g1, g2,
+                    db == null ? null : db + c0, dg == null ? null : dg + c0);
                 if (dxs == null) continue;
                 op.ScaleBySpreadGradient(n, spread, r, g2, it.Length);
                 for (long j = 0; j < it.Length; j++) g1[j] = op.Centers ? g1[j] / n : 0.0;
@@ -115,8 +110,9 @@ internal static unsafe class ColumnEngine
                 ColumnMath.Convert(g2, g2T, it.Length);
                 for (long c = 0; c < n; c++)
                     ColumnMath.GradApplyNative(dys + it.Row0 + c * s, xs + it.Row0 + c * s, dxs + it.Row0 + c * s, it.Length, muT, rT,
-                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), g1T, g2T);
+                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), g1T, g2T, layout.StreamOutput);
             }
+            StreamingStores.Fence(layout.StreamOutput);
         });
     }
 }

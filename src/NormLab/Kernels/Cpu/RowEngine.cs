@@ -77,25 +77,25 @@ internal static unsafe class RowEngine
     private static void Normalize<T>(RowLayout layout, AffineKind kind, long k, T* x, T* y, T* gamma, T* beta, double mean, double r, bool prefetchNext) where T : unmanaged
     {
         long s = layout.S;
+        if (s == 0) return;
         for (long j = 0, rows = layout.RowsPerStat; j < rows; j++)
         {
             var (index, c) = layout.Row(k, j);
             long off = index * s;
             T* ahead = prefetchNext ? x + layout.Row(k + 1, j).Index * s : null;
-            if (kind == AffineKind.Elementwise && s > LongRow)
+            double scale = kind == AffineKind.PerChannel && gamma != null ? r * RowMath.ToDouble(gamma[c]) : r;
+            double shift = kind == AffineKind.PerChannel && beta != null ? RowMath.ToDouble(beta[c]) : 0.0;
+            // A row longer than L2 is written back to front, starting where the statistics pass ended (still in cache).
+            long segment = s > LongRow ? Segment : s;
+            for (long j0 = (s - 1) / segment * segment; j0 >= 0; j0 -= segment)
             {
-                // A row longer than L2: write it back to front, starting where the statistics pass ended (still in cache).
-                for (long j0 = (s - 1) / Segment * Segment; j0 >= 0; j0 -= Segment)
-                    RowMath.AffineElementwise(x + off + j0, y + off + j0, Math.Min(Segment, s - j0), mean, r,
-                        gamma == null ? null : gamma + j0, beta == null ? null : beta + j0, stream: layout.StreamOutput);
-            }
-            else if (kind == AffineKind.Elementwise)
-                RowMath.AffineElementwise(x + off, y + off, s, mean, r, gamma, beta, ahead, layout.StreamOutput);
-            else
-            {
-                double scale = gamma == null ? r : r * RowMath.ToDouble(gamma[c]);
-                double shift = beta == null ? 0.0 : RowMath.ToDouble(beta[c]);
-                RowMath.Affine(x + off, y + off, s, mean, scale, shift, ahead, layout.StreamOutput);
+                long length = Math.Min(segment, s - j0);
+                T* pre = segment == s ? ahead : null;
+                if (kind == AffineKind.Elementwise)
+                    RowMath.AffineElementwise(x + off + j0, y + off + j0, length, mean, r, gamma == null ? null : gamma + j0, beta == null ? null : beta + j0,
+                        pre, layout.StreamOutput);
+                else
+                    RowMath.Affine(x + off + j0, y + off + j0, length, mean, scale, shift, pre, layout.StreamOutput);
             }
         }
     }
@@ -179,7 +179,7 @@ internal static unsafe class RowEngine
         });
     }
 
-    /// <summary>Elementwise rows longer than this are written back to front in the forward pass, starting where the statistics pass ended (still in cache).</summary>
+    /// <summary>Rows longer than this are written back to front in the forward pass, starting where the statistics pass ended (still in cache).</summary>
     public const long LongRow = 16384;
 
     /// <summary>Elements per segment when a long row is written back to front.</summary>

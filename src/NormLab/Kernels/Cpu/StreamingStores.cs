@@ -28,6 +28,9 @@ internal static unsafe class StreamingStores
     /// <summary>Whether an output of <paramref name="bytes"/> should be written with streaming stores.</summary>
     public static bool For(long bytes) => Avx.IsSupported && bytes >= (Scoped.TryGet(out long from) ? from : Threshold);
 
+    /// <summary>Whether an output shaped like <paramref name="t"/> should be written with streaming stores.</summary>
+    public static bool For(TorchSharp.torch.Tensor t) => For(t.numel() * t.ElementSize);
+
     /// <summary>Streams outputs of at least <paramref name="bytes"/> until the returned scope is disposed (tests run the streaming path on small inputs with it).</summary>
     public static IDisposable StreamFrom(long bytes) => Scoped.Use(bytes);
 
@@ -50,6 +53,14 @@ internal static unsafe class StreamingStores
     {
         if (stream) Avx.StoreAlignedNonTemporal(p, v);
         else Vector256.Store(v, p);
+    }
+
+    /// <inheritdoc cref="Put(Vector256{float}, float*, bool)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Put<T>(Vector256<T> v, T* p, bool stream) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) Put(v.AsSingle(), (float*)p, stream);
+        else Put(v.AsDouble(), (double*)p, stream);
     }
 
     /// <summary>Orders this thread's streaming stores before anything it does next; called at the end of each worker's share.</summary>
