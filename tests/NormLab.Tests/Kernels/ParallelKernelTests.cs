@@ -8,8 +8,8 @@ namespace NormLab.Tests.Kernels;
 /// <summary>
 /// The fused kernels on their multi-threaded path. The other kernel tests run with one LibTorch thread,
 /// and their small shapes stay below <see cref="KernelParallel.MinParallelElements"/>. These tests use
-/// two threads and inputs above that threshold, so the work is split into chunks, and per-chunk
-/// accumulators (dγ, dβ, tiled long rows) are reduced. Each is compared with the composite in float64.
+/// two threads and inputs above that threshold, so the work is split into chunks, and per-thread
+/// accumulators (dγ, dβ of long rows) are reduced. Each is compared with the composite in float64.
 /// </summary>
 public class ParallelKernelTests
 {
