@@ -12,9 +12,9 @@ internal static class BenchReport
     /// <summary>The table header.</summary>
     public static void Header(TextWriter w, double copyGbps, int threads, int repeat)
     {
-        w.WriteLine(string.Create(Inv, $"normlab bench: float32, {threads} thread(s), median of {repeat}; memory copy {copyGbps:F1} GB/s (read + write); OpenMP spin count {NormLab.Kernels.ProcessTuning.OpenMpSpinCount() ?? "libgomp's default"}"));
+        w.WriteLine(string.Create(Inv, $"normlab bench: float32, {threads} thread(s), median of {repeat}; memory copy {copyGbps:F1} GB/s (read + write) at the start, and timed with each row for its floor; OpenMP spin count {NormLab.Kernels.ProcessTuning.OpenMpSpinCount() ?? "libgomp's default"}"));
         w.WriteLine("x native = native/normlab, x composite = composite/normlab (higher is faster); floor % = floor/normlab");
-        w.WriteLine($"{"spec",-22} {"shape",-16} {"pass",-6} {"normlab ms",11} {"native ms",10} {"compos. ms",11} {"floor ms",9} {"x native",9} {"x compos.",10} {"floor %",8}");
+        w.WriteLine($"{"spec",-22} {"shape",-16} {"pass",-6} {"normlab ms",11} {"native ms",10} {"compos. ms",11} {"floor ms",9} {"x native",9} {"x compos.",10} {"floor %",8} {"copy GB/s",10}");
     }
 
     /// <summary>One table line.</summary>
@@ -23,11 +23,14 @@ internal static class BenchReport
         string native = r.NativeMs is { } n ? n.ToString("F2", Inv) : "-";
         string vsNative = r.NativeMs is { } m ? (m / r.NormLabMs).ToString("F2", Inv) : "-";
         w.WriteLine(string.Create(Inv,
-            $"{r.Spec,-22} {Shape(r.Shape),-16} {r.Pass.Name(),-6} {r.NormLabMs,11:F2} {native,10} {r.CompositeMs,11:F2} {r.FloorMs,9:F2} {vsNative,9} {r.CompositeMs / r.NormLabMs,10:F2} {100 * r.FloorMs / r.NormLabMs,7:F0}%"));
+            $"{r.Spec,-22} {Shape(r.Shape),-16} {r.Pass.Name(),-6} {r.NormLabMs,11:F2} {native,10} {r.CompositeMs,11:F2} {r.FloorMs,9:F2} {vsNative,9} {r.CompositeMs / r.NormLabMs,10:F2} {100 * r.FloorMs / r.NormLabMs,7:F0}% {r.CopyGbps,10:F1}"));
     }
 
-    /// <summary>The JSON document: <c>{"copy_gbps": x, "rows": [{spec, shape, pass, normlab_ms, native_ms, composite_ms, floor_ms}]}</c>.</summary>
-    public static string Json(double copyGbps, IEnumerable<BenchRow> rows)
+    /// <summary>
+    /// The JSON document: <c>{"copy_gbps": x, "rows": [{spec, shape, pass, normlab_ms, native_ms, composite_ms, floor_ms, copy_gbps}]}</c>;
+    /// the top-level copy_gbps is the median of the rows'.
+    /// </summary>
+    public static string Json(IReadOnlyList<BenchRow> rows)
     {
         var array = new JsonArray();
         foreach (var r in rows)
@@ -40,8 +43,9 @@ internal static class BenchReport
                 ["native_ms"] = r.NativeMs,
                 ["composite_ms"] = r.CompositeMs,
                 ["floor_ms"] = r.FloorMs,
+                ["copy_gbps"] = r.CopyGbps,
             });
-        var doc = new JsonObject { ["copy_gbps"] = copyGbps, ["rows"] = array };
+        var doc = new JsonObject { ["copy_gbps"] = rows.Count == 0 ? null : BenchRunner.Median(rows.Select(r => r.CopyGbps).ToList()), ["rows"] = array };
         return doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 

@@ -4,47 +4,24 @@ using static TorchSharp.torch;
 
 namespace NormLab.Cli.Bench;
 
-/// <summary>One row of the benchmark: medians in milliseconds for one spec, shape and pass.</summary>
-internal sealed record BenchRow(string Spec, long[] Shape, BenchPass Pass, double NormLabMs, double? NativeMs, double CompositeMs, double FloorMs);
+/// <summary>One row of the benchmark: medians in milliseconds for one spec, shape and pass, and the copy bandwidth timed alongside (which sets the floor).</summary>
+internal sealed record BenchRow(string Spec, long[] Shape, BenchPass Pass, double NormLabMs, double? NativeMs, double CompositeMs, double FloorMs, double CopyGbps);
 
 /// <summary>
 /// Times forward, backward and forward+backward of each target's implementations, interleaved within
-/// each repetition so that load from other processes hits them alike, and measures the memory-copy
-/// bandwidth that defines the floor in the same run.
+/// each repetition together with a memory copy (which defines the floor), so that load from other
+/// processes hits them alike.
 /// </summary>
 internal static class BenchRunner
 {
-    /// <summary>Elements of each buffer of the copy measurement: 32 Mi floats (128 MiB), far beyond the caches.</summary>
-    private const long CopyElements = 32L << 20;
-
     /// <summary>
-    /// Memory-copy bandwidth in GB/s (10⁹ bytes read plus written per second): a 128 MiB float32
-    /// tensor copied into a preallocated one, the median over <paramref name="repeat"/> runs, taking
-    /// the faster of LibTorch's <c>copy_</c> and a plain SIMD copy loop on the kernel threads (LibTorch's
-    /// copy is sometimes the slower one on a loaded machine, which would make the floor too easy).
+    /// Memory-copy bandwidth in GB/s, the median over <paramref name="repeat"/> runs of <paramref name="probe"/>
+    /// after <paramref name="warmup"/> (the figure printed at the start of a run).
     /// </summary>
-    public static double CopyBandwidth(int warmup, int repeat)
+    public static double CopyBandwidth(CopyProbe probe, int warmup, int repeat)
     {
-        using var scope = NewDisposeScope();
-        var src = ones(CopyElements, ScalarType.Float32);
-        var dst = zeros(CopyElements, ScalarType.Float32);
-        double bytes = 2.0 * CopyElements * sizeof(float);
-        double libtorch = MedianTime(warmup, repeat, () => dst.copy_(src));
-        double simd = MedianTime(warmup, repeat, () => NormLab.Kernels.Cpu.MemoryCopy.Copy(src, dst));
-        return bytes / (Math.Min(libtorch, simd) * 1e-3) / 1e9;
-    }
-
-    private static double MedianTime(int warmup, int repeat, Action run)
-    {
-        var times = new List<double>();
-        for (int i = 0; i < warmup + repeat; i++)
-        {
-            var sw = Stopwatch.StartNew();
-            run();
-            double ms = sw.Elapsed.TotalMilliseconds;
-            if (i >= warmup) times.Add(ms);
-        }
-        return Median(times);
+        for (int i = 0; i < warmup; i++) probe.Time();
+        return probe.Gbps(Median(Enumerable.Range(0, repeat).Select(_ => probe.Time()).ToList()));
     }
 
     /// <summary>
@@ -52,32 +29,38 @@ internal static class BenchRunner
     /// after warm-up: at least <paramref name="warmup"/> untimed runs of every implementation, and more
     /// (up to <see cref="MaxWarmup"/> runs or <see cref="WarmupBudget"/>) until the last three runs of
     /// each agree within 30%. On these VMs the first runs fault in fresh pages for every new buffer
-    /// size, which takes several runs.
+    /// size, which takes several runs. Each repetition runs the implementations and the copy
+    /// <paramref name="probe"/> in turn, starting with a different one each time; the row's floor comes
+    /// from that probe's median, so the floor and the times see the same load on the machine.
     /// </summary>
-    public static IEnumerable<BenchRow> Run(BenchTarget target, int warmup, int repeat, double copyGbps, Generator generator)
+    public static IEnumerable<BenchRow> Run(BenchTarget target, int warmup, int repeat, CopyProbe probe, Generator generator)
     {
         using var dy = randn(target.Input.shape, target.Input.dtype, generator: generator);
         var implementations = new List<Func<Tensor, Tensor>> { target.NormLab, target.Composite };
         if (target.Native is { } native) implementations.Add(native);
         foreach (var pass in new[] { BenchPass.Forward, BenchPass.Backward, BenchPass.ForwardBackward })
         {
-            var warm = implementations.Select(_ => new List<double>()).ToArray();
+            // Item k < implementations.Count times implementation k; the last item is the copy probe.
+            int items = implementations.Count + 1;
+            double TimeItem(int k) => k < implementations.Count ? Time(implementations[k], target, pass, dy) : probe.Time();
+            var warm = Enumerable.Range(0, items).Select(_ => new List<double>()).ToArray();
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < MaxWarmup; i++)
             {
-                for (int k = 0; k < implementations.Count; k++) warm[k].Add(Time(implementations[k], target, pass, dy));
+                for (int k = 0; k < items; k++) warm[k].Add(TimeItem(k));
                 if (i + 1 >= warmup && (warm.All(Settled) || clock.Elapsed > WarmupBudget)) break;
             }
-            var times = implementations.Select(_ => new List<double>()).ToArray();
+            var times = Enumerable.Range(0, items).Select(_ => new List<double>()).ToArray();
             for (int i = 0; i < repeat; i++)
-                for (int j = 0; j < implementations.Count; j++)
+                for (int j = 0; j < items; j++)
                 {
-                    int k = (i + j) % implementations.Count;
-                    times[k].Add(Time(implementations[k], target, pass, dy));
+                    int k = (i + j) % items;
+                    times[k].Add(TimeItem(k));
                 }
+            double copyGbps = probe.Gbps(Median(times[items - 1]));
             yield return new BenchRow(target.Spec, target.Shape, pass, Median(times[0]),
                 target.Native is null ? null : Median(times[2]), Median(times[1]),
-                target.FloorBytes(pass) / (copyGbps * 1e9) * 1e3);
+                target.FloorBytes(pass) / (copyGbps * 1e9) * 1e3, copyGbps);
         }
     }
 

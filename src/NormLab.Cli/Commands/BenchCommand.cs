@@ -38,8 +38,8 @@ internal static class BenchCommand
             // Warm-up runs: the first runs of each implementation fault in fresh pages for its buffers.
             int warmup = repeat == 1 ? 1 : 3;
             var generator = new Generator(2024);
-            double copyGbps = BenchRunner.CopyBandwidth(warmup, (int)Math.Max(repeat, 5));
-            BenchReport.Header(stdout, copyGbps, (int)threads, (int)repeat);
+            using var probe = new CopyProbe();
+            BenchReport.Header(stdout, BenchRunner.CopyBandwidth(probe, warmup, (int)Math.Max(repeat, 5)), (int)threads, (int)repeat);
             var rows = new List<BenchRow>();
             foreach (var (spec, caseShape) in cases)
             {
@@ -54,7 +54,7 @@ internal static class BenchCommand
                     continue;
                 }
                 using (target)
-                    foreach (var row in BenchRunner.Run(target, warmup, (int)repeat, copyGbps, generator))
+                    foreach (var row in BenchRunner.Run(target, warmup, (int)repeat, probe, generator))
                     {
                         rows.Add(row);
                         BenchReport.Line(stdout, row);
@@ -62,7 +62,7 @@ internal static class BenchCommand
             }
             if (jsonPath is not null)
             {
-                AtomicFile.WriteText(jsonPath, BenchReport.Json(copyGbps, rows));
+                AtomicFile.WriteText(jsonPath, BenchReport.Json(rows));
                 stdout.WriteLine($"bench: wrote {jsonPath}");
             }
             return 0;

@@ -29,7 +29,8 @@ public class BenchCommandTests
         Assert.Equal(12, rows.Count);
         foreach (var row in rows)
         {
-            Assert.Equal(new[] { "spec", "shape", "pass", "normlab_ms", "native_ms", "composite_ms", "floor_ms" }, row.EnumerateObject().Select(p => p.Name).ToArray());
+            Assert.Equal(new[] { "spec", "shape", "pass", "normlab_ms", "native_ms", "composite_ms", "floor_ms", "copy_gbps" }, row.EnumerateObject().Select(p => p.Name).ToArray());
+            Assert.True(row.GetProperty("copy_gbps").GetDouble() > 0);
             Assert.Equal(new long[] { 3, 4, 5, 5 }, row.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray());
             Assert.Contains(row.GetProperty("pass").GetString(), new[] { "fwd", "bwd", "fwdbwd" });
             Assert.True(row.GetProperty("normlab_ms").GetDouble() > 0);
@@ -42,7 +43,9 @@ public class BenchCommandTests
         }
         var bwd = rows.Single(x => x.GetProperty("spec").GetString() == "bn" && x.GetProperty("pass").GetString() == "bwd");
         var fwd = rows.Single(x => x.GetProperty("spec").GetString() == "bn" && x.GetProperty("pass").GetString() == "fwd");
-        Assert.Equal(1.5, bwd.GetProperty("floor_ms").GetDouble() / fwd.GetProperty("floor_ms").GetDouble(), 6);
+        // The floor's bytes (floor × copy bandwidth): backward moves 3 tensors, forward 2.
+        double Bytes(JsonElement row) => row.GetProperty("floor_ms").GetDouble() * row.GetProperty("copy_gbps").GetDouble();
+        Assert.Equal(1.5, Bytes(bwd) / Bytes(fwd), 6);
     }
 
     [Theory]
