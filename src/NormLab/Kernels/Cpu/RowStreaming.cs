@@ -23,6 +23,23 @@ internal static unsafe class RowStreaming
     public static bool Applies(RowLayout layout, AffineKind kind, int elementSize) =>
         kind != AffineKind.Elementwise && layout.ReduceA && layout.ChannelsPerStat == 1 && layout.A > 1 && layout.Count * elementSize > StatBytes;
 
+    /// <summary>
+    /// Runs <paramref name="body"/>(start, end) over the rows in small ranges handed out dynamically
+    /// (1/32 of a thread's share each), from the end with <paramref name="reverse"/>. Measured against
+    /// about four static ranges per thread (the median of 20 kernel calls, two alternating runs each): BN
+    /// backward 3.01–3.17 → 2.71–2.80 ms, forward unchanged. Finer ranges did not help the other kernels
+    /// (LN, whose few long rows make coarse ranges better, slowed down).
+    /// </summary>
+    private static void Rows(long count, long rowLength, Action<long, long> body, bool reverse = false)
+    {
+        int workers = KernelParallel.Chunks(count, rowLength, perThread: 1);
+        KernelParallel.ForDynamic(count, workers, Math.Max(1, count / (32L * workers)), (_, start, end) =>
+        {
+            if (reverse) body(count - end, count - start);
+            else body(start, end);
+        });
+    }
+
     /// <summary>Forward with batch statistics (see <see cref="RowEngine.ForwardBatch{T}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardBatch<T>(RowLayout layout, StatOp op, T* x, T* y, T* gamma, T* beta, double* stats) where T : unmanaged
@@ -34,7 +51,7 @@ internal static unsafe class RowStreaming
         using var rowSums = new NativeBuffer(2 * layout.Rows);
         nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, pk = (nint)shift.Pointer, prs = (nint)rowSums.Pointer;
         long rowCount = layout.Rows;
-        KernelParallel.For(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        Rows(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             double* sums = (double*)prs;
             for (long i = start; i < end; i++)
@@ -61,7 +78,7 @@ internal static unsafe class RowStreaming
             stats[2 * count + k] = spread;
         }
         nint ps = (nint)stats;
-        KernelParallel.For(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        Rows(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             double* st = (double*)ps;
             T* g = (T*)pg, b = (T*)pb;
@@ -85,7 +102,7 @@ internal static unsafe class RowStreaming
         bool needSums = batch || grads.RowDy != null || grads.RowDyXhat != null;
         using var rowSums = new NativeBuffer(needSums ? 2 * rowCount : 0);
         nint px = (nint)x, pdy = (nint)dy, pg = (nint)gamma, ps = (nint)stats, prs = (nint)rowSums.Pointer;
-        if (needSums) KernelParallel.For(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        if (needSums) Rows(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             double* st = (double*)ps, sums = (double*)prs;
             for (long i = start; i < end; i++)
@@ -116,7 +133,7 @@ internal static unsafe class RowStreaming
         }
         if (grads.Dx == 0) return;
         nint pco = (nint)coefficients.Pointer;
-        KernelParallel.For(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        Rows(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             double* st = (double*)ps, co = (double*)pco;
             T* g = (T*)pg;
