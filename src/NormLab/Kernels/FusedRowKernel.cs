@@ -96,15 +96,23 @@ internal sealed class FusedRowKernel : NormKernel
     }
 
     /// <summary>Blends the batch statistics into the running estimate exactly as the composite does (population form: batch means over A when A is not reduced).</summary>
-    private static void UpdateRunning(RunningEstimate running, RowCall call, StatOp op)
+    private static unsafe void UpdateRunning(RunningEstimate running, RowCall call, StatOp op)
     {
-        var stats = call.Stats!;
-        long population = call.Layout.Population;
+        var layout = call.Layout;
+        long population = layout.Population, count = layout.StatCount, samples = count / population;
+        double* stats = RawTensor.Ptr<double>(call.Stats!);
         var (meanName, spreadName) = op.RunningNames;
-        var updates = new List<(string, Tensor)>();
-        if (meanName is not null) updates.Add((meanName, stats[0].view(-1, population).mean(new long[] { 0 })));
-        if (spreadName is not null)
-            updates.Add((spreadName, stats[2].view(-1, population).mean(new long[] { 0 }) * op.PopulationSpreadFactor(call.Layout.Count)));
+        // Population form: statistic row `row` of the [3, count] stats averaged over the samples (one each when A is reduced).
+        double[] Average(long row, double factor)
+        {
+            var values = new double[population];
+            for (long k = 0; k < count; k++) values[k % population] += stats[row * count + k];
+            for (long q = 0; q < population; q++) values[q] *= factor / samples;
+            return values;
+        }
+        var updates = new List<(string, double[])>();
+        if (meanName is not null) updates.Add((meanName, Average(0, 1.0)));
+        if (spreadName is not null) updates.Add((spreadName, Average(2, op.PopulationSpreadFactor(layout.Count))));
         running.Update(updates.ToArray());
     }
 }

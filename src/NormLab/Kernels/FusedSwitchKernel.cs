@@ -38,7 +38,7 @@ internal sealed class FusedSwitchKernel(SwitchableStandardization op) : NormKern
         if (!pass.UseRunning && pass.Running is { } running)
         {
             var (mean, variance) = call.BatchNormMoments;
-            running.Update(("mean", tensor(mean)), ("var", tensor(variance)));
+            running.Update(("mean", mean), ("var", variance));
         }
         return y;
     }
