@@ -86,6 +86,7 @@ internal sealed class SwitchCall : FusedCall
         {
             nint xs = (nint)px, ys = (nint)py, gs = (nint)gamma, bs = (nint)beta, mus = (nint)pmu, rs = (nint)pr;
             long c = _c;
+            bool stream = StreamingStores.For(y);
             KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long row = end - 1; row >= start; row--)
@@ -94,8 +95,9 @@ internal sealed class SwitchCall : FusedCall
                     double r = ((double*)rs)[row];
                     double scale = gs == 0 ? r : r * RowMath.ToDouble(((T*)gs)[ch]);
                     double shift = bs == 0 ? 0.0 : RowMath.ToDouble(((T*)bs)[ch]);
-                    RowMath.Affine((T*)xs + row * s, (T*)ys + row * s, s, ((double*)mus)[row], scale, shift);
+                    RowMath.Affine((T*)xs + row * s, (T*)ys + row * s, s, ((double*)mus)[row], scale, shift, stream: stream);
                 }
+                StreamingStores.Fence(stream);
             }, reverse: true);
         }
     }
@@ -257,6 +259,7 @@ internal sealed class SwitchCall : FusedCall
             fixed (double* pm = _mIn, pr = _r, pdm = dm, pdv = dv)
             {
                 nint xs = (nint)px, dys = (nint)pdy, dxs = (nint)pdx, gs = (nint)gamma, ms = (nint)pm, rs = (nint)pr, dms = (nint)pdm, dvs = (nint)pdv;
+                bool stream = StreamingStores.For(dx);
                 KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
                 {
                     for (long row = end - 1; row >= start; row--)
@@ -264,8 +267,9 @@ internal sealed class SwitchCall : FusedCall
                         long j = row % c;
                         double gc = gs == 0 ? 1.0 : RowMath.ToDouble(((T*)gs)[j]);
                         RowMath.GradApply((T*)dys + row * s, (T*)xs + row * s, (T*)dxs + row * s, s, ((double*)ms)[row], gc, 0.0,
-                            ((double*)rs)[row], 2 * ((double*)dvs)[row] / (s - 1), ((double*)dms)[row] / s);
+                            ((double*)rs)[row], 2 * ((double*)dvs)[row] / (s - 1), ((double*)dms)[row] / s, stream: stream);
                     }
+                    StreamingStores.Fence(stream);
                 }, reverse: true);
             }
         }

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace NormLab.Tests.Kernels;
 
 /// <summary>
-/// The row and column kernels with streaming stores (<see cref="StreamingStores"/>) forced on for every output, and
+/// The row, column and switchable kernels with streaming stores (<see cref="StreamingStores"/>) forced on for every output, and
 /// BN's row-major schedule (<see cref="RowStreaming"/>), which only large statistics take. Rows are an odd
 /// number of elements, so most rows start off the 32-byte alignment that streaming stores need and the
 /// scalar head and tail run. Compared with the composite in float64 and float32.
@@ -27,6 +27,7 @@ public class StreamingKernelTests
         ["ln-long-rows"] = (() => StandardNorms.LayerNorm(new long[] { 4, 70, 71 }), new long[] { 2, 4, 70, 71 }),
         ["rms"] = (() => StandardNorms.RMSNorm(new long[] { 13 }), new long[] { 3, 4, 13 }),
         ["pn"] = (() => StandardNorms.PositionalNorm(7, affine: true), new long[] { 2, 7, 37, 29 }),
+        ["sn"] = (() => MultiModeNorms.SwitchNorm(5), new long[] { 3, 5, 7, 9 }),
     };
 
     public static TheoryData<string> Names => new(Cases.Keys);
