@@ -35,10 +35,7 @@ internal static unsafe class RowEngine
                 double s1 = 0, s2 = 0;
                 for (long j = 0; j < rows; j++)
                     RowMath.Moments(xs + layout.Row(k, j).Index * s, s, shift, ref s1, ref s2);
-                double m1 = s1 / n;
-                double mean = centers ? shift + m1 : 0.0;
-                double spread = centers ? Math.Max(s2 / n - m1 * m1, 0.0) : s2 / n;
-                double r = op.Factor(n, spread);
+                var (mean, spread, r) = op.FromSums(shift, s1, s2, n);
                 st[k] = mean;
                 st[count + k] = r;
                 st[2 * count + k] = spread;
@@ -161,8 +158,7 @@ internal static unsafe class RowEngine
                         if (grads.RowDyXhat != null) grads.RowDyXhat[index] = r * sdyx;
                     }
                 if (dxs == null) continue;
-                double b2 = batch ? op.SpreadGradient(n, spread, r) * g2 : 0.0;
-                double gbar = batch && op.Centers ? g1 / n : 0.0;
+                var (gbar, b2) = op.GradientCoefficients(batch, n, spread, r, g1, g2);
                 for (long j = 0; j < rows; j++)
                 {
                     var (index, c) = layout.Row(k, j);

@@ -2,15 +2,16 @@ using System.Runtime.CompilerServices;
 namespace NormLab.Kernels.Cpu;
 
 /// <summary>
-/// The row-major schedule of the per-channel row kernels, for statistics whose rows are strided far
-/// apart (batch statistics: BN, BGN). Instead of finishing one statistic at a time, every pass streams
+/// The row-major schedule of the per-channel row kernels, for batch statistics over single rows strided far
+/// apart (BN, mean-only BN). Instead of finishing one statistic at a time, every pass streams
 /// over all rows in memory order: per-row sums, a cheap per-statistic combine, then the elementwise pass
 /// over the rows in reverse, so it starts on the rows the first pass left in the last-level cache.
 /// </summary>
 /// <remarks>
-/// Why: a BN statistic at [32,64,56,56] is 32 rows of 12.5 KB, 784 KB apart. Held in L2 between its two
-/// passes, those rows alias onto a quarter of L2's sets (784 KB ≡ 16 KB modulo a 64 KB way), so they do
-/// not stay there; the statistic-major schedule ran BN at half the speed of IN on the same tensor.
+/// Why: a BN statistic at [32,64,56,56] is 32 rows of 12.5 KB, 784 KB apart. Measured, the statistic-major
+/// schedule did not keep them in L2 between its two passes (reading a channel's rows a second time cost as
+/// much as the first) and strided reads ran at under half the sequential rate, so BN ran at half the
+/// speed of IN on the same tensor.
 /// Per-row sums use the statistic's own shift (its first element), so rows combine exactly as in the
 /// statistic-major schedule.
 /// </remarks>
@@ -71,11 +72,7 @@ internal static unsafe class RowStreaming
                 s1 += rowSums.Pointer[i];
                 s2 += rowSums.Pointer[rowCount + i];
             }
-            double m1 = s1 / n;
-            double spread = centers ? Math.Max(s2 / n - m1 * m1, 0.0) : s2 / n;
-            stats[k] = centers ? shift.Pointer[k] + m1 : 0.0;
-            stats[count + k] = op.Factor(n, spread);
-            stats[2 * count + k] = spread;
+            (stats[k], stats[2 * count + k], stats[count + k]) = op.FromSums(shift.Pointer[k], s1, s2, n);
         }
         nint ps = (nint)stats;
         Rows(rowCount, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
@@ -128,8 +125,7 @@ internal static unsafe class RowStreaming
                 if (grads.RowDy != null) grads.RowDy[i] = sdy;
                 if (grads.RowDyXhat != null) grads.RowDyXhat[i] = r * sdyx;
             }
-            coefficients.Pointer[k] = batch && op.Centers ? g1 / n : 0.0;
-            coefficients.Pointer[count + k] = batch ? op.SpreadGradient(n, stats[2 * count + k], r) * g2 : 0.0;
+            (coefficients.Pointer[k], coefficients.Pointer[count + k]) = op.GradientCoefficients(batch, n, stats[2 * count + k], r, g1, g2);
         }
         if (grads.Dx == 0) return;
         nint pco = (nint)coefficients.Pointer;

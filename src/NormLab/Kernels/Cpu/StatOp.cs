@@ -31,6 +31,25 @@ internal abstract class StatOp
     /// <summary>The running-estimate names of the mean and the spread (null where not tracked).</summary>
     public abstract (string? Mean, string? Spread) RunningNames { get; }
 
+    /// <summary>
+    /// A batch statistic from its shifted sums s1 = Σ(x − k), s2 = Σ(x − k)² over n elements: the mean
+    /// (0 when not centering), the spread (biased variance, or mean square when not centering; with k = 0)
+    /// and r.
+    /// </summary>
+    public (double Mean, double Spread, double R) FromSums(double shift, double s1, double s2, long n)
+    {
+        double m1 = s1 / n;
+        double spread = Centers ? Math.Max(s2 / n - m1 * m1, 0.0) : s2 / n;
+        return (Centers ? shift + m1 : 0.0, spread, Factor(n, spread));
+    }
+
+    /// <summary>
+    /// The backward coefficients of one statistic from g1 = Σ g and g2 = Σ g·(x − μ): ḡ = g1/n (centering
+    /// only) and b = <see cref="SpreadGradient"/>·g2; both 0 with stored statistics, where dx = r·g.
+    /// </summary>
+    public (double Gbar, double B) GradientCoefficients(bool batch, long n, double spread, double r, double g1, double g2) =>
+        (batch && Centers ? g1 / n : 0.0, batch ? SpreadGradient(n, spread, r) * g2 : 0.0);
+
     /// <summary>rⱼ = <see cref="Factor"/>(n, spreadⱼ) for <paramref name="count"/> statistics.</summary>
     public virtual unsafe void Factors(long n, double* spread, double* r, long count)
     {
