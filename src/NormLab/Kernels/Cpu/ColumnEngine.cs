@@ -55,8 +55,8 @@ internal static unsafe class ColumnEngine
                     spread[j] = shift == null ? s2[j] / n : Math.Max(s2[j] / n - m1 * m1, 0.0);
                 }
                 op.Factors(n, spread, r, it.Length);
-                ColumnMath.Convert(mu, muT, it.Length);
-                ColumnMath.Convert(r, rT, it.Length);
+                RowMath.Narrow(mu, muT, it.Length);
+                RowMath.Narrow(r, rT, it.Length);
                 long c0 = (it.Row0 / s) % layout.C;
                 for (long c = 0; c < n; c++)
                     ColumnMath.NormalizeNative(xs + it.Row0 + c * s, ys + it.Row0 + c * s, it.Length, muT, rT,
@@ -104,10 +104,10 @@ internal static unsafe class ColumnEngine
                 if (dxs == null) continue;
                 op.ScaleBySpreadGradient(n, spread, r, g2, it.Length);
                 for (long j = 0; j < it.Length; j++) g1[j] = op.Centers ? g1[j] / n : 0.0;
-                ColumnMath.Convert(mu, muT, it.Length);
-                ColumnMath.Convert(r, rT, it.Length);
-                ColumnMath.Convert(g1, g1T, it.Length);
-                ColumnMath.Convert(g2, g2T, it.Length);
+                RowMath.Narrow(mu, muT, it.Length);
+                RowMath.Narrow(r, rT, it.Length);
+                RowMath.Narrow(g1, g1T, it.Length);
+                RowMath.Narrow(g2, g2T, it.Length);
                 for (long c = 0; c < n; c++)
                     ColumnMath.GradApplyNative(dys + it.Row0 + c * s, xs + it.Row0 + c * s, dxs + it.Row0 + c * s, it.Length, muT, rT,
                         gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), g1T, g2T, layout.StreamOutput);

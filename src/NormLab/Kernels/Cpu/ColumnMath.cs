@@ -196,12 +196,6 @@ internal static unsafe class ColumnMath
         FromDouble<T>((RowMath.ToDouble(dy[i]) * gamma - RowMath.ToDouble(gbar[i])) * RowMath.ToDouble(r[i])
             + (RowMath.ToDouble(x[i]) - RowMath.ToDouble(mu[i])) * RowMath.ToDouble(b[i]));
 
-    /// <summary>Converts float64 values to the row type.</summary>
-    public static void Convert<T>(double* from, T* to, long n) where T : unmanaged
-    {
-        for (long i = 0; i < n; i++) to[i] = FromDouble<T>(from[i]);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static T FromDouble<T>(double v) where T : unmanaged
     {
