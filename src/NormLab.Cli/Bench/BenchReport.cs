@@ -12,7 +12,7 @@ internal static class BenchReport
     /// <summary>The table header.</summary>
     public static void Header(TextWriter w, double copyGbps, int threads, int repeat)
     {
-        w.WriteLine(string.Create(Inv, $"normlab bench: float32, {threads} thread(s), median of {repeat}; memory copy {copyGbps:F1} GB/s (read + write) at the start, and timed with each row for its floor; OpenMP spin count {NormLab.Kernels.ProcessTuning.OpenMpSpinCount() ?? "libgomp's default"}"));
+        w.WriteLine(string.Create(Inv, $"normlab bench: float32, {threads} thread(s), median of {repeat}; memory copy {copyGbps:F1} GB/s (read + write) at the start, and timed with each row for its floor; OpenMP spin count {NormLab.Kernels.ProcessTuning.OpenMpSpinCount() ?? "libgomp's default"}; last-level cache {NormLab.Kernels.Cpu.CacheSize.LastLevelBytes >> 20} MiB ({NormLab.Kernels.Cpu.CacheSize.Source})"));
         w.WriteLine("x native = native/normlab, x composite = composite/normlab (higher is faster); floor % = floor/normlab");
         w.WriteLine($"{"spec",-22} {"shape",-16} {"pass",-6} {"normlab ms",11} {"native ms",10} {"compos. ms",11} {"floor ms",9} {"x native",9} {"x compos.",10} {"floor %",8} {"copy GB/s",10}");
     }

@@ -89,7 +89,7 @@ internal sealed class SwitchCall : FusedCall
             bool stream = StreamingStores.For(y);
             KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
-                for (long row = end - 1; row >= start; row--)
+                for (long row = start; row < end; row++)
                 {
                     long ch = row % c;
                     double r = ((double*)rs)[row];
@@ -98,7 +98,7 @@ internal sealed class SwitchCall : FusedCall
                     RowMath.Affine((T*)xs + row * s, (T*)ys + row * s, s, ((double*)mus)[row], scale, shift, stream: stream);
                 }
                 StreamingStores.Fence(stream);
-            }, reverse: true);
+            });
         }
     }
 
@@ -262,7 +262,7 @@ internal sealed class SwitchCall : FusedCall
                 bool stream = StreamingStores.For(dx);
                 KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
                 {
-                    for (long row = end - 1; row >= start; row--)
+                    for (long row = start; row < end; row++)
                     {
                         long j = row % c;
                         double gc = gs == 0 ? 1.0 : RowMath.ToDouble(((T*)gs)[j]);
@@ -270,7 +270,7 @@ internal sealed class SwitchCall : FusedCall
                             ((double*)rs)[row], 2 * ((double*)dvs)[row] / (s - 1), ((double*)dms)[row] / s, stream: stream);
                     }
                     StreamingStores.Fence(stream);
-                }, reverse: true);
+                });
             }
         }
         var dtype = x.dtype;

@@ -30,21 +30,17 @@ internal static class KernelParallel
 
     /// <summary>
     /// Runs <paramref name="body"/>(chunk, start, end) over <paramref name="chunks"/> contiguous ranges of
-    /// [0, count). With <paramref name="reverse"/> the ranges are handed out from the end, so a second
-    /// pass starts where the previous one finished, on data still in the last-level cache.
+    /// [0, count).
     /// </summary>
-    public static void For(long count, int chunks, Action<int, long, long> body, bool reverse = false)
+    public static void For(long count, int chunks, Action<int, long, long> body)
     {
         if (chunks <= 1)
         {
             body(0, 0, count);
             return;
         }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Threads }, i =>
-        {
-            int c = reverse ? chunks - 1 - i : i;
-            body(c, count * c / chunks, count * (c + 1) / chunks);
-        });
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Threads },
+            c => body(c, count * c / chunks, count * (c + 1) / chunks));
     }
 
     /// <summary>
@@ -69,7 +65,7 @@ internal static class KernelParallel
         });
     }
 
-    /// <summary>Runs <paramref name="body"/>(start, end) over [0, count), in parallel when the work is large (see <see cref="For(long, int, Action{int, long, long}, bool)"/> for <paramref name="reverse"/>).</summary>
-    public static void For(long count, long elementsPerItem, Action<long, long> body, bool reverse = false) =>
-        For(count, Chunks(count, elementsPerItem), (_, start, end) => body(start, end), reverse);
+    /// <summary>Runs <paramref name="body"/>(start, end) over [0, count), in parallel when the work is large.</summary>
+    public static void For(long count, long elementsPerItem, Action<long, long> body) =>
+        For(count, Chunks(count, elementsPerItem), (_, start, end) => body(start, end));
 }

@@ -82,18 +82,10 @@ internal static unsafe class RowEngine
             T* ahead = prefetchNext ? x + layout.Row(k + 1, j).Index * s : null;
             double scale = kind == AffineKind.PerChannel && gamma != null ? r * RowMath.ToDouble(gamma[c]) : r;
             double shift = kind == AffineKind.PerChannel && beta != null ? RowMath.ToDouble(beta[c]) : 0.0;
-            // A row longer than L2 is written back to front, starting where the statistics pass ended (still in cache).
-            long segment = s > LongRow ? Segment : s;
-            for (long j0 = (s - 1) / segment * segment; j0 >= 0; j0 -= segment)
-            {
-                long length = Math.Min(segment, s - j0);
-                T* pre = segment == s ? ahead : null;
-                if (kind == AffineKind.Elementwise)
-                    RowMath.AffineElementwise(x + off + j0, y + off + j0, length, mean, r, gamma == null ? null : gamma + j0, beta == null ? null : beta + j0,
-                        pre, layout.StreamOutput);
-                else
-                    RowMath.Affine(x + off + j0, y + off + j0, length, mean, scale, shift, pre, layout.StreamOutput);
-            }
+            if (kind == AffineKind.Elementwise)
+                RowMath.AffineElementwise(x + off, y + off, s, mean, r, gamma, beta, ahead, layout.StreamOutput);
+            else
+                RowMath.Affine(x + off, y + off, s, mean, scale, shift, ahead, layout.StreamOutput);
         }
     }
 
@@ -174,10 +166,4 @@ internal static unsafe class RowEngine
             StreamingStores.Fence(layout.StreamOutput);
         });
     }
-
-    /// <summary>Rows longer than this are written back to front in the forward pass, starting where the statistics pass ended (still in cache).</summary>
-    public const long LongRow = 16384;
-
-    /// <summary>Elements per segment when a long row is written back to front.</summary>
-    private const long Segment = 4096;
 }

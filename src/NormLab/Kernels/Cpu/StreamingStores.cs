@@ -20,7 +20,7 @@ namespace NormLab.Kernels.Cpu;
 /// </remarks>
 internal static unsafe class StreamingStores
 {
-    /// <summary>Output bytes from which stores stream; <see cref="long.MaxValue"/> where the cache size is unknown or AVX is missing.</summary>
+    /// <summary>Output bytes from which stores stream; <see cref="long.MaxValue"/> where AVX is missing.</summary>
     public static readonly long Threshold = ComputeThreshold();
 
     private static readonly AsyncScope<long> Scoped = new();
@@ -70,30 +70,5 @@ internal static unsafe class StreamingStores
         if (stream) Sse.StoreFence();
     }
 
-    private static long ComputeThreshold()
-    {
-        if (!Avx.IsSupported || !OperatingSystem.IsLinux()) return long.MaxValue;
-        long bytes = LastLevelCacheBytes();
-        return bytes > 0 ? bytes / 4 * 3 : long.MaxValue;
-    }
-
-    /// <summary>The largest cache of CPU 0 from sysfs (e.g. "32768K"), or 0 when unreadable.</summary>
-    private static long LastLevelCacheBytes()
-    {
-        long best = 0;
-        try
-        {
-            foreach (var dir in Directory.EnumerateDirectories("/sys/devices/system/cpu/cpu0/cache", "index*"))
-            {
-                string text = File.ReadAllText(Path.Combine(dir, "size")).Trim();
-                long scale = text.EndsWith('K') ? 1024 : text.EndsWith('M') ? 1024 * 1024 : 1;
-                if (long.TryParse(text.TrimEnd('K', 'M'), out long value)) best = Math.Max(best, value * scale);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return 0;
-        }
-        return best;
-    }
+    private static long ComputeThreshold() => Avx.IsSupported ? CacheSize.LastLevelBytes / 4 * 3 : long.MaxValue;
 }
