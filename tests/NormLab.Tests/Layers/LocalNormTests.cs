@@ -120,6 +120,19 @@ public class LocalNormTests
         });
     }
 
+    /// <summary>
+    /// The Gaussian window's depthwise convolutions would make LibTorch ask NNPACK on every call, which on CPUs
+    /// NNPACK does not recognize logs a warning each time; the window filter switches NNPACK off first.
+    /// </summary>
+    [Fact]
+    public void The_gaussian_window_switches_nnpack_off()
+    {
+        var layer = NormRegistry.Create("lcn(size=3)", 16, 6, 7);
+        using var _ = no_grad();
+        layer.call(new Rand(116).Features(16, 16, 6, 7)).Dispose();
+        Assert.Equal(false, NormLab.Kernels.NativeContext.NnpackEnabled());
+    }
+
     [Theory]
     [InlineData("lrn(size=3)")]
     [InlineData("lrn(size=4,alpha=0.3,beta=1.2,k=1)")]
