@@ -10,7 +10,7 @@ namespace NormLab.Areas;
 /// </summary>
 internal static class WindowFilter
 {
-    static WindowFilter() => Kernels.NativeContext.DisableNnpack(); // its depthwise convolutions would ask NNPACK each call
+    static WindowFilter() => Framework.NativeContext.DisableNnpack(); // its depthwise convolutions would ask NNPACK each call
 
     /// <summary>The box mean, from integral images (cumulative sums): O(1) per position whatever the size.</summary>
     public static Tensor BoxMean(Tensor t, long size)

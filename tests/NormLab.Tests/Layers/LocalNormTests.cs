@@ -130,7 +130,7 @@ public class LocalNormTests
         var layer = NormRegistry.Create("lcn(size=3)", 16, 6, 7);
         using var _ = no_grad();
         layer.call(new Rand(116).Features(16, 16, 6, 7)).Dispose();
-        Assert.Equal(false, NormLab.Kernels.NativeContext.NnpackEnabled());
+        Assert.Equal(false, NormLab.Framework.NativeContext.NnpackEnabled());
     }
 
     [Theory]

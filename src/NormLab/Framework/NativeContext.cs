@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace NormLab.Kernels;
+namespace NormLab.Framework;
 
 /// <summary>
 /// Switches of LibTorch's global context (<c>at::globalContext()</c>) that TorchSharp does not expose, called
