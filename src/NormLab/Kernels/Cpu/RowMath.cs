@@ -230,19 +230,11 @@ internal static unsafe class RowMath
         else AffineElementwiseD((double*)x, (double*)y, n, center, r, (double*)gamma, (double*)beta, (byte*)ahead, stream);
     }
 
+    /// <summary>One element of <see cref="AffineElementwise{T}"/>, in the row's own type.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float AffineElementwiseOne(float* x, long i, float center, float r, float* gamma, float* beta)
+    private static T AffineElementwiseOne<T>(T* x, long i, T center, T r, T* gamma, T* beta) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        float v = (x[i] - center) * r;
-        if (gamma != null) v *= gamma[i];
-        if (beta != null) v += beta[i];
-        return v;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double AffineElementwiseOne(double* x, long i, double center, double r, double* gamma, double* beta)
-    {
-        double v = (x[i] - center) * r;
+        T v = (x[i] - center) * r;
         if (gamma != null) v *= gamma[i];
         if (beta != null) v += beta[i];
         return v;
