@@ -2,8 +2,9 @@ namespace NormLab.Kernels.Cpu;
 
 /// <summary>
 /// Runs kernel work on LibTorch's intra-op thread count (<c>torch.get_num_threads()</c>), split into a
-/// few contiguous chunks of independent items (statistics, rows, tiles). Small jobs run inline: a
-/// fork costs microseconds, which only pays off on large tensors.
+/// few contiguous chunks of independent items (statistics, rows, tiles) that the threads of
+/// <see cref="KernelTeam"/> take from a shared counter. Small jobs run inline: a fork costs
+/// microseconds, which only pays off on large tensors.
 /// </summary>
 internal static class KernelParallel
 {
@@ -39,8 +40,12 @@ internal static class KernelParallel
             body(0, 0, count);
             return;
         }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Threads },
-            c => body(c, count * c / chunks, count * (c + 1) / chunks));
+        int next = -1;
+        KernelTeam.Run(Math.Min(chunks, Threads), _ =>
+        {
+            int c;
+            while ((c = Interlocked.Increment(ref next)) < chunks) body(c, count * c / chunks, count * (c + 1) / chunks);
+        });
     }
 
     /// <summary>
@@ -57,7 +62,7 @@ internal static class KernelParallel
             return;
         }
         long next = 0;
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = Threads }, worker =>
+        KernelTeam.Run(Math.Min(workers, Threads), worker =>
         {
             long start;
             while ((start = Interlocked.Add(ref next, grain) - grain) < count)
