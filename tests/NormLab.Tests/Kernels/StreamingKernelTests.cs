@@ -7,7 +7,7 @@ namespace NormLab.Tests.Kernels;
 
 /// <summary>
 /// The row, column and switchable kernels with streaming stores (<see cref="StreamingStores"/>) forced on for every output, and
-/// BN's row-major schedule (<see cref="RowStreaming"/>), which only large statistics take. Rows are an odd
+/// the row-major schedule of batch statistics (<see cref="RowStreaming"/>: BN, BGN), which only large statistics take. Rows are an odd
 /// number of elements, so most rows start off the 32-byte alignment that streaming stores need and the
 /// scalar head and tail run. Compared with the composite in float64 and float32.
 /// </summary>
@@ -24,6 +24,7 @@ public class StreamingKernelTests
         ["in"] = (() => StandardNorms.InstanceNorm(4, affine: true, track_running_stats: true), new long[] { 3, 4, 5, 7 }),
         ["gn"] = (() => StandardNorms.GroupNorm(2, 6), new long[] { 3, 6, 5, 7 }),
         ["bgn"] = (() => StandardNorms.BatchGroupNorm(3, 6), new long[] { 4, 6, 5, 3 }),
+        ["bgn-large-statistic"] = (() => StandardNorms.BatchGroupNorm(2, 4), new long[] { 3, 4, 131, 89 }),
         ["ln-long-rows"] = (() => StandardNorms.LayerNorm(new long[] { 4, 70, 71 }), new long[] { 2, 4, 70, 71 }),
         ["rms"] = (() => StandardNorms.RMSNorm(new long[] { 13 }), new long[] { 3, 4, 13 }),
         ["pn"] = (() => StandardNorms.PositionalNorm(7, affine: true), new long[] { 2, 7, 37, 29 }),
@@ -58,6 +59,8 @@ public class StreamingKernelTests
         Assert.True(RowStreaming.Applies(bn, AffineKind.PerChannel, sizeof(float)));
         var small = new RowLayout(3, 5, 1, 63, reduceA: true, reduceCg: false);
         Assert.False(RowStreaming.Applies(small, AffineKind.PerChannel, sizeof(double)));
+        var bgn = new RowLayout(LargeStatistic[0], 2, 2, values / LargeStatistic[0], reduceA: true, reduceCg: true);
+        Assert.True(RowStreaming.Applies(bgn, AffineKind.PerChannel, sizeof(float)));
         var gn = new RowLayout(3, 2, 3, values, reduceA: false, reduceCg: true);
         Assert.False(RowStreaming.Applies(gn, AffineKind.PerChannel, sizeof(double)));
     }
