@@ -1,37 +1,48 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NormLab.Kernels.Cpu;
 
 /// <summary>
 /// SIMD loops for statistics across rows (positional normalization: one statistic per position,
-/// over the channels): each row updates per-position float64 accumulators, four positions per vector.
+/// over the channels): each row updates per-position float64 accumulators, in vectors of the widest
+/// native width (<see cref="IDoubleLanes{TSelf}"/>).
 /// </summary>
 internal static unsafe class ColumnMath
 {
     /// <summary>
     /// s1ⱼ += Σ_c (x_cⱼ − kⱼ) and s2ⱼ += Σ_c (x_cⱼ − kⱼ)² over <paramref name="rows"/> rows <paramref name="stride"/>
     /// apart, k a shift row close to the means (null: no shift). Four rows at a time, so the float64
-    /// accumulators are loaded and stored once per four rows.
+    /// accumulators are loaded and stored once per four rows, while the next four rows are prefetched.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Moments<T>(T* x, long stride, long rows, T* k, double* s1, double* s2, long n) where T : unmanaged
+    {
+        if (Vector512.IsHardwareAccelerated) Moments<T, Lanes8>(x, stride, rows, k, s1, s2, n);
+        else Moments<T, Lanes4>(x, stride, rows, k, s1, s2, n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Moments<T, V>(T* x, long stride, long rows, T* k, double* s1, double* s2, long n)
+        where T : unmanaged where V : struct, IDoubleLanes<V>
     {
         long c = 0;
         for (; c + 4 <= rows; c += 4)
         {
             T* x0 = x + c * stride, x1 = x0 + stride, x2 = x1 + stride, x3 = x2 + stride;
+            T* ahead = c + 8 <= rows ? x3 + stride : null;
             long i = 0;
-            for (; i + 4 <= n; i += 4)
+            for (; i + V.Count <= n; i += V.Count)
             {
-                var kv = k == null ? Vector256<double>.Zero : RowMath.Load4(k + i);
-                var d0 = RowMath.Load4(x0 + i) - kv;
-                var d1 = RowMath.Load4(x1 + i) - kv;
-                var d2 = RowMath.Load4(x2 + i) - kv;
-                var d3 = RowMath.Load4(x3 + i) - kv;
-                Vector256.Store(Vector256.Load(s1 + i) + ((d0 + d1) + (d2 + d3)), s1 + i);
-                var q = Vector256.FusedMultiplyAdd(d0, d0, Vector256.FusedMultiplyAdd(d1, d1, d2 * d2));
-                Vector256.Store(Vector256.FusedMultiplyAdd(d3, d3, q) + Vector256.Load(s2 + i), s2 + i);
+                PrefetchBlock(ahead, stride, i);
+                var kv = k == null ? V.Zero : V.Widen(k + i);
+                var d0 = V.Widen(x0 + i) - kv;
+                var d1 = V.Widen(x1 + i) - kv;
+                var d2 = V.Widen(x2 + i) - kv;
+                var d3 = V.Widen(x3 + i) - kv;
+                V.Store(V.Load(s1 + i) + ((d0 + d1) + (d2 + d3)), s1 + i);
+                var q = V.FusedMultiplyAdd(d0, d0, V.FusedMultiplyAdd(d1, d1, d2 * d2));
+                V.Store(V.FusedMultiplyAdd(d3, d3, q) + V.Load(s2 + i), s2 + i);
             }
             for (; i < n; i++)
                 for (long q = 0; q < 4; q++) MomentOne(x0 + q * stride, k, s1, s2, i);
@@ -40,14 +51,31 @@ internal static unsafe class ColumnMath
         {
             T* xc = x + c * stride;
             long i = 0;
-            for (; i + 4 <= n; i += 4)
+            for (; i + V.Count <= n; i += V.Count)
             {
-                var d = k == null ? RowMath.Load4(xc + i) : RowMath.Load4(xc + i) - RowMath.Load4(k + i);
-                Vector256.Store(Vector256.Load(s1 + i) + d, s1 + i);
-                Vector256.Store(Vector256.FusedMultiplyAdd(d, d, Vector256.Load(s2 + i)), s2 + i);
+                var d = k == null ? V.Widen(xc + i) : V.Widen(xc + i) - V.Widen(k + i);
+                V.Store(V.Load(s1 + i) + d, s1 + i);
+                V.Store(V.FusedMultiplyAdd(d, d, V.Load(s2 + i)), s2 + i);
             }
             for (; i < n; i++) MomentOne(xc, k, s1, s2, i);
         }
+    }
+
+    /// <summary>
+    /// Prefetches the cache line at element <paramref name="i"/> of four rows from <paramref name="row"/> (null: none),
+    /// once per 64 bytes. A positional tile reads each channel row for only a few KB, too short for the
+    /// hardware prefetcher to follow. Measured on PN with the 8-lane vectors (four alternating bench runs
+    /// against the 4-lane loops without prefetch): fwd 1.74–2.08 → 1.18–1.33 ms, bwd 2.19–2.37 → 1.63–1.68 ms,
+    /// fwd+bwd 4.05–4.45 → 2.80–2.95 ms; a first cut with 8 lanes and no shared generic code gave 3.75–4.12.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchBlock<T>(T* row, long stride, long i) where T : unmanaged
+    {
+        if (!Sse.IsSupported || row == null || ((i * sizeof(T)) & 63) != 0) return;
+        Sse.Prefetch0(row + i);
+        Sse.Prefetch0(row + stride + i);
+        Sse.Prefetch0(row + 2 * stride + i);
+        Sse.Prefetch0(row + 3 * stride + i);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -62,47 +90,57 @@ internal static unsafe class ColumnMath
     /// For <paramref name="rows"/> rows c, <paramref name="stride"/> apart, with γ_c from <paramref name="gamma"/> (null: 1):
     /// g1ⱼ += Σ_c γ_c·dy_cⱼ and g2ⱼ += Σ_c γ_c·dy_cⱼ·(x_cⱼ − μⱼ); <paramref name="sdy"/>[c] += Σⱼ dy_cⱼ and
     /// <paramref name="sdyxhat"/>[c] += Σⱼ dy_cⱼ·(x_cⱼ − μⱼ)·rⱼ (the rows' dβ and dγ contributions; either may be null).
-    /// Four rows at a time, as in <see cref="Moments{T}"/>.
+    /// Four rows at a time, prefetching the next four, as in <see cref="Moments{T}"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradSums<T>(T* dy, T* x, long stride, long rows, long n, double* mu, double* r, T* gamma, double* g1, double* g2,
         double* sdy, double* sdyxhat) where T : unmanaged
+    {
+        if (Vector512.IsHardwareAccelerated) GradSums<T, Lanes8>(dy, x, stride, rows, n, mu, r, gamma, g1, g2, sdy, sdyxhat);
+        else GradSums<T, Lanes4>(dy, x, stride, rows, n, mu, r, gamma, g1, g2, sdy, sdyxhat);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void GradSums<T, V>(T* dy, T* x, long stride, long rows, long n, double* mu, double* r, T* gamma, double* g1, double* g2,
+        double* sdy, double* sdyxhat) where T : unmanaged where V : struct, IDoubleLanes<V>
     {
         long c = 0;
         for (; c + 4 <= rows; c += 4)
         {
             long o0 = c * stride, o1 = o0 + stride, o2 = o1 + stride, o3 = o2 + stride;
+            bool ahead = c + 8 <= rows;
             double ga = Gamma(gamma, c), gb = Gamma(gamma, c + 1), gc = Gamma(gamma, c + 2), gd = Gamma(gamma, c + 3);
-            var v0 = Vector256.Create(ga);
-            var v1 = Vector256.Create(gb);
-            var v2 = Vector256.Create(gc);
-            var v3 = Vector256.Create(gd);
-            Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+            V v0 = V.Broadcast(ga), v1 = V.Broadcast(gb), v2 = V.Broadcast(gc), v3 = V.Broadcast(gd);
+            V a0 = V.Zero, a1 = V.Zero, a2 = V.Zero, a3 = V.Zero, b0 = V.Zero, b1 = V.Zero, b2 = V.Zero, b3 = V.Zero;
             long i = 0;
-            for (; i + 4 <= n; i += 4)
+            for (; i + V.Count <= n; i += V.Count)
             {
-                var m = Vector256.Load(mu + i);
-                var rv = Vector256.Load(r + i);
-                var d0 = RowMath.Load4(dy + o0 + i);
-                var d1 = RowMath.Load4(dy + o1 + i);
-                var d2 = RowMath.Load4(dy + o2 + i);
-                var d3 = RowMath.Load4(dy + o3 + i);
-                var e0 = d0 * (RowMath.Load4(x + o0 + i) - m);
-                var e1 = d1 * (RowMath.Load4(x + o1 + i) - m);
-                var e2 = d2 * (RowMath.Load4(x + o2 + i) - m);
-                var e3 = d3 * (RowMath.Load4(x + o3 + i) - m);
+                if (ahead)
+                {
+                    PrefetchBlock(x + o3 + stride, stride, i);
+                    PrefetchBlock(dy + o3 + stride, stride, i);
+                }
+                var m = V.Load(mu + i);
+                var rv = V.Load(r + i);
+                var d0 = V.Widen(dy + o0 + i);
+                var d1 = V.Widen(dy + o1 + i);
+                var d2 = V.Widen(dy + o2 + i);
+                var d3 = V.Widen(dy + o3 + i);
+                var e0 = d0 * (V.Widen(x + o0 + i) - m);
+                var e1 = d1 * (V.Widen(x + o1 + i) - m);
+                var e2 = d2 * (V.Widen(x + o2 + i) - m);
+                var e3 = d3 * (V.Widen(x + o3 + i) - m);
                 a0 += d0; a1 += d1; a2 += d2; a3 += d3;
-                b0 = Vector256.FusedMultiplyAdd(e0, rv, b0);
-                b1 = Vector256.FusedMultiplyAdd(e1, rv, b1);
-                b2 = Vector256.FusedMultiplyAdd(e2, rv, b2);
-                b3 = Vector256.FusedMultiplyAdd(e3, rv, b3);
-                var h1 = Vector256.FusedMultiplyAdd(d0, v0, Vector256.FusedMultiplyAdd(d1, v1, Vector256.FusedMultiplyAdd(d2, v2, d3 * v3)));
-                var h2 = Vector256.FusedMultiplyAdd(e0, v0, Vector256.FusedMultiplyAdd(e1, v1, Vector256.FusedMultiplyAdd(e2, v2, e3 * v3)));
-                Vector256.Store(Vector256.Load(g1 + i) + h1, g1 + i);
-                Vector256.Store(Vector256.Load(g2 + i) + h2, g2 + i);
+                b0 = V.FusedMultiplyAdd(e0, rv, b0);
+                b1 = V.FusedMultiplyAdd(e1, rv, b1);
+                b2 = V.FusedMultiplyAdd(e2, rv, b2);
+                b3 = V.FusedMultiplyAdd(e3, rv, b3);
+                var h1 = V.FusedMultiplyAdd(d0, v0, V.FusedMultiplyAdd(d1, v1, V.FusedMultiplyAdd(d2, v2, d3 * v3)));
+                var h2 = V.FusedMultiplyAdd(e0, v0, V.FusedMultiplyAdd(e1, v1, V.FusedMultiplyAdd(e2, v2, e3 * v3)));
+                V.Store(V.Load(g1 + i) + h1, g1 + i);
+                V.Store(V.Load(g2 + i) + h2, g2 + i);
             }
-            double t0 = Vector256.Sum(a0), t1 = Vector256.Sum(a1), t2 = Vector256.Sum(a2), t3 = Vector256.Sum(a3);
-            double u0 = Vector256.Sum(b0), u1 = Vector256.Sum(b1), u2 = Vector256.Sum(b2), u3 = Vector256.Sum(b3);
+            double t0 = V.Sum(a0), t1 = V.Sum(a1), t2 = V.Sum(a2), t3 = V.Sum(a3);
+            double u0 = V.Sum(b0), u1 = V.Sum(b1), u2 = V.Sum(b2), u3 = V.Sum(b3);
             for (; i < n; i++)
             {
                 GradSumOne(dy + o0, x + o0, i, mu, r, ga, g1, g2, ref t0, ref u0);
@@ -119,19 +157,19 @@ internal static unsafe class ColumnMath
         {
             long o = c * stride;
             double gamma1 = Gamma(gamma, c);
-            var gv = Vector256.Create(gamma1);
-            Vector256<double> a = default, b = default;
+            var gv = V.Broadcast(gamma1);
+            V a = V.Zero, b = V.Zero;
             long i = 0;
-            for (; i + 4 <= n; i += 4)
+            for (; i + V.Count <= n; i += V.Count)
             {
-                var d = RowMath.Load4(dy + o + i);
-                var e = d * (RowMath.Load4(x + o + i) - Vector256.Load(mu + i));
+                var d = V.Widen(dy + o + i);
+                var e = d * (V.Widen(x + o + i) - V.Load(mu + i));
                 a += d;
-                b = Vector256.FusedMultiplyAdd(e, Vector256.Load(r + i), b);
-                Vector256.Store(Vector256.FusedMultiplyAdd(d, gv, Vector256.Load(g1 + i)), g1 + i);
-                Vector256.Store(Vector256.FusedMultiplyAdd(e, gv, Vector256.Load(g2 + i)), g2 + i);
+                b = V.FusedMultiplyAdd(e, V.Load(r + i), b);
+                V.Store(V.FusedMultiplyAdd(d, gv, V.Load(g1 + i)), g1 + i);
+                V.Store(V.FusedMultiplyAdd(e, gv, V.Load(g2 + i)), g2 + i);
             }
-            double t = Vector256.Sum(a), u = Vector256.Sum(b);
+            double t = V.Sum(a), u = V.Sum(b);
             for (; i < n; i++) GradSumOne(dy + o, x + o, i, mu, r, gamma1, g1, g2, ref t, ref u);
             AddRow(sdy, sdyxhat, c, t, u);
         }
