@@ -12,60 +12,35 @@ namespace NormLab.Kernels.Cpu;
 internal static unsafe class RowMath
 {
     /// <summary>Adds Σ(x − k) and Σ(x − k)² over the row to <paramref name="s1"/>, <paramref name="s2"/> (k: a shift close to the mean).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Moments<T>(T* x, long n, double k, ref double s1, ref double s2) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) MomentsF((float*)x, n, k, ref s1, ref s2);
-        else MomentsD((double*)x, n, k, ref s1, ref s2);
+        if (Vector512.IsHardwareAccelerated) Moments<T, Lanes8>(x, n, k, ref s1, ref s2);
+        else Moments<T, Lanes4>(x, n, k, ref s1, ref s2);
     }
 
+    /// <summary><see cref="Moments{T}"/> in float64 vectors of <typeparamref name="V"/>, four independent accumulators each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MomentsF(float* x, long n, double k, ref double s1, ref double s2)
+    internal static void Moments<T, V>(T* x, long n, double k, ref double s1, ref double s2) where T : unmanaged where V : struct, IDoubleLanes<V>
     {
-        var kv = Vector256.Create(k);
-        Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<double> q0 = default, q1 = default, q2 = default, q3 = default;
-        long i = 0;
-        for (; i + 16 <= n; i += 16)
+        var kv = V.Broadcast(k);
+        V a0 = V.Zero, a1 = V.Zero, a2 = V.Zero, a3 = V.Zero, q0 = V.Zero, q1 = V.Zero, q2 = V.Zero, q3 = V.Zero;
+        long i = 0, w = V.Count;
+        for (; i + 4 * w <= n; i += 4 * w)
         {
-            var (l0, h0) = Vector256.Widen(Vector256.Load(x + i));
-            var (l1, h1) = Vector256.Widen(Vector256.Load(x + i + 8));
-            l0 -= kv; h0 -= kv; l1 -= kv; h1 -= kv;
-            a0 += l0; a1 += h0; a2 += l1; a3 += h1;
-            q0 = Vector256.FusedMultiplyAdd(l0, l0, q0);
-            q1 = Vector256.FusedMultiplyAdd(h0, h0, q1);
-            q2 = Vector256.FusedMultiplyAdd(l1, l1, q2);
-            q3 = Vector256.FusedMultiplyAdd(h1, h1, q3);
+            var d0 = V.Widen(x + i) - kv;
+            var d1 = V.Widen(x + i + w) - kv;
+            var d2 = V.Widen(x + i + 2 * w) - kv;
+            var d3 = V.Widen(x + i + 3 * w) - kv;
+            a0 += d0; a1 += d1; a2 += d2; a3 += d3;
+            q0 = V.FusedMultiplyAdd(d0, d0, q0);
+            q1 = V.FusedMultiplyAdd(d1, d1, q1);
+            q2 = V.FusedMultiplyAdd(d2, d2, q2);
+            q3 = V.FusedMultiplyAdd(d3, d3, q3);
         }
-        double t1 = Vector256.Sum((a0 + a1) + (a2 + a3)), t2 = Vector256.Sum((q0 + q1) + (q2 + q3));
+        double t1 = V.Sum((a0 + a1) + (a2 + a3)), t2 = V.Sum((q0 + q1) + (q2 + q3));
         for (; i < n; i++)
         {
-            double d = x[i] - k;
-            t1 += d;
-            t2 += d * d;
-        }
-        s1 += t1;
-        s2 += t2;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MomentsD(double* x, long n, double k, ref double s1, ref double s2)
-    {
-        var kv = Vector256.Create(k);
-        Vector256<double> a0 = default, a1 = default, q0 = default, q1 = default;
-        long i = 0;
-        for (; i + 8 <= n; i += 8)
-        {
-            var v0 = Vector256.Load(x + i) - kv;
-            var v1 = Vector256.Load(x + i + 4) - kv;
-            a0 += v0; a1 += v1;
-            q0 = Vector256.FusedMultiplyAdd(v0, v0, q0);
-            q1 = Vector256.FusedMultiplyAdd(v1, v1, q1);
-        }
-        double t1 = Vector256.Sum(a0 + a1), t2 = Vector256.Sum(q0 + q1);
-        for (; i < n; i++)
-        {
-            double d = x[i] - k;
+            double d = ToDouble(x[i]) - k;
             t1 += d;
             t2 += d * d;
         }
@@ -74,56 +49,33 @@ internal static unsafe class RowMath
     }
 
     /// <summary>Adds Σ dy and Σ dy·(x − center) over the row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradSums<T>(T* dy, T* x, long n, double center, ref double sdy, ref double sdyx) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) GradSumsF((float*)dy, (float*)x, n, center, ref sdy, ref sdyx);
-        else GradSumsD((double*)dy, (double*)x, n, center, ref sdy, ref sdyx);
+        if (Vector512.IsHardwareAccelerated) GradSums<T, Lanes8>(dy, x, n, center, ref sdy, ref sdyx);
+        else GradSums<T, Lanes4>(dy, x, n, center, ref sdy, ref sdyx);
     }
 
+    /// <summary><see cref="GradSums{T}"/> in float64 vectors of <typeparamref name="V"/>, two independent accumulator pairs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GradSumsF(float* dy, float* x, long n, double center, ref double sdy, ref double sdyx)
+    internal static void GradSums<T, V>(T* dy, T* x, long n, double center, ref double sdy, ref double sdyx) where T : unmanaged where V : struct, IDoubleLanes<V>
     {
-        var cv = Vector256.Create(center);
-        Vector256<double> a0 = default, a1 = default, b0 = default, b1 = default;
-        long i = 0;
-        for (; i + 8 <= n; i += 8)
+        var cv = V.Broadcast(center);
+        V a0 = V.Zero, a1 = V.Zero, b0 = V.Zero, b1 = V.Zero;
+        long i = 0, w = V.Count;
+        for (; i + 2 * w <= n; i += 2 * w)
         {
-            var (gl, gh) = Vector256.Widen(Vector256.Load(dy + i));
-            var (xl, xh) = Vector256.Widen(Vector256.Load(x + i));
-            a0 += gl; a1 += gh;
-            b0 = Vector256.FusedMultiplyAdd(gl, xl - cv, b0);
-            b1 = Vector256.FusedMultiplyAdd(gh, xh - cv, b1);
-        }
-        double t1 = Vector256.Sum(a0 + a1), t2 = Vector256.Sum(b0 + b1);
-        for (; i < n; i++)
-        {
-            t1 += dy[i];
-            t2 += dy[i] * (x[i] - center);
-        }
-        sdy += t1;
-        sdyx += t2;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GradSumsD(double* dy, double* x, long n, double center, ref double sdy, ref double sdyx)
-    {
-        var cv = Vector256.Create(center);
-        Vector256<double> a0 = default, a1 = default, b0 = default, b1 = default;
-        long i = 0;
-        for (; i + 8 <= n; i += 8)
-        {
-            var g0 = Vector256.Load(dy + i);
-            var g1 = Vector256.Load(dy + i + 4);
+            var g0 = V.Widen(dy + i);
+            var g1 = V.Widen(dy + i + w);
             a0 += g0; a1 += g1;
-            b0 = Vector256.FusedMultiplyAdd(g0, Vector256.Load(x + i) - cv, b0);
-            b1 = Vector256.FusedMultiplyAdd(g1, Vector256.Load(x + i + 4) - cv, b1);
+            b0 = V.FusedMultiplyAdd(g0, V.Widen(x + i) - cv, b0);
+            b1 = V.FusedMultiplyAdd(g1, V.Widen(x + i + w) - cv, b1);
         }
-        double t1 = Vector256.Sum(a0 + a1), t2 = Vector256.Sum(b0 + b1);
+        double t1 = V.Sum(a0 + a1), t2 = V.Sum(b0 + b1);
         for (; i < n; i++)
         {
-            t1 += dy[i];
-            t2 += dy[i] * (x[i] - center);
+            double g = ToDouble(dy[i]);
+            t1 += g;
+            t2 += g * (ToDouble(x[i]) - center);
         }
         sdy += t1;
         sdyx += t2;
@@ -134,27 +86,32 @@ internal static unsafe class RowMath
     /// Σ g·(x − center) to <paramref name="sg"/>, <paramref name="sgx"/>, and accumulates
     /// dγⱼ += dy·(x − center)·r and dβⱼ += dy into the float64 arrays (each may be null).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradSumsElementwise<T>(T* dy, T* x, long n, double center, double r, T* gamma,
         double* dgamma, double* dbeta, ref double sg, ref double sgx) where T : unmanaged
     {
-        // Scalar-per-element accumulation into the per-position arrays is memory-bound on the row pair;
-        // vectorize in float64 lanes of 4.
-        var cv = Vector256.Create(center);
-        var rv = Vector256.Create(r);
-        Vector256<double> a = default, b = default;
+        if (Vector512.IsHardwareAccelerated) GradSumsElementwise<T, Lanes8>(dy, x, n, center, r, gamma, dgamma, dbeta, ref sg, ref sgx);
+        else GradSumsElementwise<T, Lanes4>(dy, x, n, center, r, gamma, dgamma, dbeta, ref sg, ref sgx);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void GradSumsElementwise<T, V>(T* dy, T* x, long n, double center, double r, T* gamma,
+        double* dgamma, double* dbeta, ref double sg, ref double sgx) where T : unmanaged where V : struct, IDoubleLanes<V>
+    {
+        var cv = V.Broadcast(center);
+        var rv = V.Broadcast(r);
+        V a = V.Zero, b = V.Zero;
         long i = 0;
-        for (; i + 4 <= n; i += 4)
+        for (; i + V.Count <= n; i += V.Count)
         {
-            var g = Load4(dy + i);
-            var xc = Load4(x + i) - cv;
-            if (dgamma != null) Vector256.Store(Vector256.FusedMultiplyAdd(g * xc, rv, Vector256.Load(dgamma + i)), dgamma + i);
-            if (dbeta != null) Vector256.Store(Vector256.Load(dbeta + i) + g, dbeta + i);
-            if (gamma != null) g *= Load4(gamma + i);
+            var g = V.Widen(dy + i);
+            var xc = V.Widen(x + i) - cv;
+            if (dgamma != null) V.Store(V.FusedMultiplyAdd(g * xc, rv, V.Load(dgamma + i)), dgamma + i);
+            if (dbeta != null) V.Store(V.Load(dbeta + i) + g, dbeta + i);
+            if (gamma != null) g *= V.Widen(gamma + i);
             a += g;
-            b = Vector256.FusedMultiplyAdd(g, xc, b);
+            b = V.FusedMultiplyAdd(g, xc, b);
         }
-        double t1 = Vector256.Sum(a), t2 = Vector256.Sum(b);
+        double t1 = V.Sum(a), t2 = V.Sum(b);
         for (; i < n; i++)
         {
             double g = ToDouble(dy[i]), xc = ToDouble(x[i]) - center;
