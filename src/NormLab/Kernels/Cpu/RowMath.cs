@@ -18,7 +18,10 @@ internal static unsafe class RowMath
         else Moments<T, Lanes4>(x, n, k, ref s1, ref s2);
     }
 
-    /// <summary><see cref="Moments{T}"/> in float64 vectors of <typeparamref name="V"/>, four independent accumulators each.</summary>
+    /// <summary>
+    /// <see cref="Moments{T}"/> in float64 vectors of <typeparamref name="V"/>: four independent accumulators
+    /// each, then single vectors, then scalars, so short rows (LN over a last dim of 56) run few scalar steps.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Moments<T, V>(T* x, long n, double k, ref double s1, ref double s2) where T : unmanaged where V : struct, IDoubleLanes<V>
     {
@@ -36,6 +39,12 @@ internal static unsafe class RowMath
             q1 = V.FusedMultiplyAdd(d1, d1, q1);
             q2 = V.FusedMultiplyAdd(d2, d2, q2);
             q3 = V.FusedMultiplyAdd(d3, d3, q3);
+        }
+        for (; i + w <= n; i += w)
+        {
+            var d = V.Widen(x + i) - kv;
+            a0 += d;
+            q0 = V.FusedMultiplyAdd(d, d, q0);
         }
         double t1 = V.Sum((a0 + a1) + (a2 + a3)), t2 = V.Sum((q0 + q1) + (q2 + q3));
         for (; i < n; i++)
@@ -69,6 +78,13 @@ internal static unsafe class RowMath
             a0 += g0; a1 += g1;
             b0 = V.FusedMultiplyAdd(g0, V.Widen(x + i) - cv, b0);
             b1 = V.FusedMultiplyAdd(g1, V.Widen(x + i + w) - cv, b1);
+        }
+        if (i + w <= n)
+        {
+            var g0 = V.Widen(dy + i);
+            a0 += g0;
+            b0 = V.FusedMultiplyAdd(g0, V.Widen(x + i) - cv, b0);
+            i += w;
         }
         double t1 = V.Sum(a0 + a1), t2 = V.Sum(b0 + b1);
         for (; i < n; i++)
