@@ -126,7 +126,9 @@ public static class HessianSpectrum
     /// tr(QᵀHQ), and Hutchinson's estimator with the remaining products covers (I − QQᵀ)H(I − QQᵀ).
     /// Its error falls as 1/m instead of 1/√m when the spectrum decays, as Hessians' do.
     /// </summary>
+    /// <param name="h">The Hessian operator.</param>
     /// <param name="products">The budget m of Hessian-vector products, ≥ 3.</param>
+    /// <param name="seed">Seed of the random sketch and probes.</param>
     public static TraceEstimate TraceHutchPlusPlus(HessianOperator h, int products = 100, long seed = 0)
     {
         if (products < 3) throw new ArgumentException($"products ({products}) must be at least 3", nameof(products));

@@ -16,6 +16,7 @@ public static class LocalNorms
     /// <param name="alpha">α ≥ 0. Default 1e-4.</param>
     /// <param name="beta">β ≥ 0. Default 0.75.</param>
     /// <param name="k">k ≥ 0. Default 2 (AlexNet's; PyTorch's default is 1).</param>
+    /// <param name="ranks">Accepted input ranks; default any the area accepts.</param>
     public static Normalizer LocalResponseNorm(long size = 5, double alpha = 1e-4, double beta = 0.75, double k = 2, int[]? ranks = null) =>
         new("LocalResponseNorm", new ChannelWindowArea(size), new Scaling(k, alpha, beta), new IdentityRecovery(), inputRanks: ranks);
 

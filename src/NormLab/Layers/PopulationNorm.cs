@@ -38,6 +38,7 @@ public sealed class PopulationNorm : Normalizer
     /// <param name="eps">Variance/covariance offset, ≥ 0. Default 1e-5.</param>
     /// <param name="momentum">Update momentum in [0, 1], or null for a cumulative average. Default 0.1.</param>
     /// <param name="affine">Learn per-channel γ, β. Default true.</param>
+    /// <param name="ranks">Accepted input ranks; default any the area accepts.</param>
     public PopulationNorm(long num_channels, PopulationMode mode = PopulationMode.Standardize, bool update = false, long group = 16,
         double eps = 1e-5, double? momentum = 0.1, bool affine = true, int[]? ranks = null)
         : base("PopulationNorm", BuildArea(num_channels, mode, group), BuildOperation(mode, eps), AffineRecovery.PerChannel(num_channels, affine),

@@ -69,6 +69,7 @@ public static class StandardNorms
     /// <param name="eps">Variance offset, ≥ 0. Default 1e-5.</param>
     /// <param name="elementwise_affine">Learn γ and β of shape normalized_shape. Default true.</param>
     /// <param name="bias">Learn β (with elementwise_affine). Default true.</param>
+    /// <param name="ranks">Accepted input ranks; default any with the trailing shape.</param>
     public static Normalizer LayerNorm(long[] normalized_shape, double eps = 1e-5, bool elementwise_affine = true, bool bias = true, int[]? ranks = null) =>
         new("LayerNorm", new LayerArea(normalized_shape), new Standardization(eps),
             elementwise_affine ? new AffineRecovery(normalized_shape, AffineLayout.Elementwise, shift: bias) : new IdentityRecovery(),
@@ -149,6 +150,7 @@ public static class StandardNorms
     /// <param name="normalized_shape">The trailing shape.</param>
     /// <param name="eps">Offset inside the square root; null (default) means the input dtype's epsilon.</param>
     /// <param name="elementwise_affine">Learn γ. Default true.</param>
+    /// <param name="ranks">Accepted input ranks; default any with the trailing shape.</param>
     public static Normalizer RMSNorm(long[] normalized_shape, double? eps = null, bool elementwise_affine = true, int[]? ranks = null) =>
         new("RMSNorm", new LayerArea(normalized_shape), new Scaling(eps),
             elementwise_affine ? new AffineRecovery(normalized_shape, AffineLayout.Elementwise, shift: false) : new IdentityRecovery(),

@@ -21,7 +21,7 @@ internal static class KernelParallel
     /// <summary>The thread count kernels use: LibTorch's intra-op setting.</summary>
     public static int Threads => Math.Max(1, TorchSharp.torch.get_num_threads());
 
-    /// <summary>How many chunks <see cref="For(long, int, Action{int, long, long}, bool)"/> splits <paramref name="count"/> items into (at most <paramref name="perThread"/> per thread).</summary>
+    /// <summary>How many chunks <see cref="For(long, int, Action{int, long, long})"/> splits <paramref name="count"/> items into (at most <paramref name="perThread"/> per thread).</summary>
     public static int Chunks(long count, long elementsPerItem, int perThread = 4)
     {
         int threads = Threads;
