@@ -135,14 +135,16 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
         fixed (double* pm = mean)
         {
             nint px = (nint)RawTensor.Ptr<T>(x), pc = (nint)RawTensor.Ptr<T>(centered), ms = (nint)pm;
+            bool stream = StreamingStores.For(x);
             KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long row = start; row < end; row++)
                 {
                     long a = row / layout.C, c = row % layout.C;
                     double mu = ((double*)ms)[layout.Problem(a * layout.G + c / d) * d + c % d];
-                    RowMath.Affine((T*)px + row * s, (T*)pc + row * s, s, mu, 1.0, 0.0);
+                    RowMath.Affine((T*)px + row * s, (T*)pc + row * s, s, mu, 1.0, 0.0, stream: stream);
                 }
+                StreamingStores.Fence(stream);
             });
         }
     }

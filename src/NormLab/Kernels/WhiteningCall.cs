@@ -114,6 +114,7 @@ internal sealed class WhiteningCall : FusedCall
         fixed (double* prd = rowDy, pmean = Mean)
         {
             nint xs = (nint)px, dys = (nint)pdy, ws = (nint)pw, rd = (nint)prd, ms = (nint)pmean;
+            bool stream = StreamingStores.For(x);
             KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long row = start; row < end; row++)
@@ -121,10 +122,11 @@ internal sealed class WhiteningCall : FusedCall
                     long a = row / layout.C, c = row % layout.C;
                     long problem = layout.Problem(a * layout.G + c / d);
                     double mu = ((double*)ms)[problem * d + c % d], sdy = 0, unused = 0;
-                    RowMath.Affine((T*)xs + row * s, (T*)ws + row * s, s, mu, 1.0, 0.0);
+                    RowMath.Affine((T*)xs + row * s, (T*)ws + row * s, s, mu, 1.0, 0.0, stream: stream);
                     RowMath.GradSums((T*)dys + row * s, (T*)xs + row * s, s, mu, ref sdy, ref unused);
                     ((double*)rd)[row] = sdy;
                 }
+                StreamingStores.Fence(stream);
             });
         }
         // dW' = Σ dy·(x − μ)ᵀ per problem.

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace NormLab.Tests.Kernels;
 
 /// <summary>
-/// The row, column and switchable kernels with streaming stores (<see cref="StreamingStores"/>) forced on for every output, and
+/// The row, column, switchable and whitening kernels with streaming stores (<see cref="StreamingStores"/>) forced on for every output, and
 /// the row-major schedule of batch statistics (<see cref="RowStreaming"/>: BN, BGN), which only large statistics take. Rows are an odd
 /// number of elements, so most rows start off the 32-byte alignment that streaming stores need and the
 /// scalar head and tail run. Compared with the composite in float64 and float32.
@@ -29,6 +29,8 @@ public class StreamingKernelTests
         ["rms"] = (() => StandardNorms.RMSNorm(new long[] { 13 }), new long[] { 3, 4, 13 }),
         ["pn"] = (() => StandardNorms.PositionalNorm(7, affine: true), new long[] { 2, 7, 37, 29 }),
         ["sn"] = (() => MultiModeNorms.SwitchNorm(5), new long[] { 3, 5, 7, 9 }),
+        ["zca"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 6, group: 3), new long[] { 4, 6, 5, 7 }),
+        ["instance-zca"] = (() => WhiteningNorms.InstanceWhitening(WhiteningMethod.Zca, 6, group: 3), new long[] { 3, 6, 7, 9 }),
     };
 
     public static TheoryData<string> Names => new(Cases.Keys);
