@@ -8,10 +8,10 @@ namespace NormLab.Kernels;
 
 /// <summary>
 /// The fused CPU kernel for batch and instance whitening (PCA, ZCA, Cholesky, IterNorm on batch-group
-/// or group areas) with a per-channel γ/β. The mean is a fused float64 row pass, the centered copy a
-/// fused pass, the covariance a LibTorch bmm over the unpermuted [N·G, d, S] blocks (no transposed
-/// copies), W the operation's own matrix function, and W·(x − μ)·γ + β a fused tiled pass written in
-/// place; see <see cref="WhiteningCall"/> for the backward.
+/// or group areas) with a per-channel γ/β. The mean is a fused float64 row pass; the centered copy and
+/// each block's Gram (x − μ)(x − μ)ᵀ one fused pass over the [N·G, d, S] blocks (<see cref="BlockGram"/>;
+/// without AVX-512 the centering pass and a LibTorch bmm); W the operation's own matrix function; and
+/// W·(x − μ)·γ + β a fused tiled pass written in place; see <see cref="WhiteningCall"/> for the backward.
 /// </summary>
 internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
 {
@@ -52,9 +52,7 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
         else
         {
             mean = Means(xc, layout);
-            Center(xc, centered, mean, layout);
-            var blocks = centered.view(layout.Blocks, d, layout.S);
-            var sigma = blocks.bmm(blocks.transpose(1, 2)).to(ScalarType.Float64);
+            var sigma = CenterWithGram(xc, centered, mean, layout);
             if (layout.Batch) sigma = sigma.view(n, layout.G, d, d).sum(new long[] { 0 });
             sigma = sigma / layout.Samples + eye(d, dtype: ScalarType.Float64) * op.Eps;
             if (!sigma.isfinite().all().item<bool>()) return null;
@@ -117,6 +115,45 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
                     double s1 = 0, s2 = 0;
                     RowMath.Moments((T*)px + row * s, s, 0.0, ref s1, ref s2);
                     ((double*)pss)[row] = s1;
+                }
+            });
+        }
+    }
+
+    /// <summary>
+    /// centered = x − μ and each block's Σ_s (x − μ)(x − μ)ᵀ, float64 [blocks, d, d]: with AVX-512 in one pass, the
+    /// Gram of each block (<see cref="BlockGram"/>) taken while its centered rows are in cache; elsewhere the
+    /// centering pass and a LibTorch bmm.
+    /// </summary>
+    private static unsafe Tensor CenterWithGram(Tensor x, Tensor centered, double[] mean, WhiteningLayout layout)
+    {
+        long d = layout.D;
+        if (!BlockGram.Supported)
+        {
+            Center(x, centered, mean, layout);
+            var blocks = centered.view(layout.Blocks, d, layout.S);
+            return blocks.bmm(blocks.transpose(1, 2)).to(ScalarType.Float64);
+        }
+        var gram = zeros(layout.Blocks, d, d, dtype: ScalarType.Float64);
+        if (x.dtype == ScalarType.Float32) CenterWithGram<float>(x, centered, mean, gram, layout);
+        else CenterWithGram<double>(x, centered, mean, gram, layout);
+        return gram;
+    }
+
+    private static unsafe void CenterWithGram<T>(Tensor x, Tensor centered, double[] mean, Tensor gram, WhiteningLayout layout) where T : unmanaged
+    {
+        long s = layout.S, d = layout.D;
+        fixed (double* pm = mean)
+        {
+            nint px = (nint)RawTensor.Ptr<T>(x), pc = (nint)RawTensor.Ptr<T>(centered), ms = (nint)pm, pg = (nint)RawTensor.Ptr<double>(gram);
+            KernelParallel.For(layout.Blocks, d * s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+            {
+                for (long b = start; b < end; b++)
+                {
+                    double* mu = (double*)ms + layout.Problem(b) * d;
+                    T* xb = (T*)px + b * d * s, cb = (T*)pc + b * d * s;
+                    for (long i = 0; i < d; i++) RowMath.Affine(xb + i * s, cb + i * s, s, mu[i], 1.0, 0.0);
+                    BlockGram.Accumulate(cb, cb, s, s, d, (double*)pg + b * d * d);
                 }
             });
         }

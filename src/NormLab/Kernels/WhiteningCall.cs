@@ -23,7 +23,8 @@ internal sealed record WhiteningLayout(long A, long G, long D, long S, bool Batc
 /// input already in <see cref="Centered"/> (it becomes y in place). The covariance and W were computed
 /// before the call (LibTorch matmul and the operation's matrix function); when x needs a gradient,
 /// W's graph back to a leaf Σ is kept, and backward pulls dΣ through it with a nested autograd call.
-/// Backward: Σ dy and dW′ = Σ dy·(x − μ)ᵀ (LibTorch bmm), then in one tiled pass
+/// Backward: per block, x − μ, Σ dy and dW′ = Σ dy·(x − μ)ᵀ in one pass (<see cref="BlockGram"/>; without
+/// AVX-512, LibTorch's bmm), then in one tiled pass
 /// dx = W′ᵀ·(dy − ȳ) + M·(x − μ) with M = (dΣ + dΣᵀ)/m (ȳ and M only with batch statistics).
 /// </summary>
 internal sealed class WhiteningCall : FusedCall
@@ -111,27 +112,33 @@ internal sealed class WhiteningCall : FusedCall
         var work = empty_like(x);
         var rowDy = new double[rows];
         T* px = RawTensor.Ptr<T>(x), pdy = RawTensor.Ptr<T>(dy), pw = RawTensor.Ptr<T>(work);
+        // Per block: x − μ and Σ dy per row, then (with AVX-512) dW′ = Σ dy·(x − μ)ᵀ while the block is in cache.
+        bool gram = BlockGram.Supported;
+        var dScaled = gram ? zeros(layout.Blocks, d, d, dtype: ScalarType.Float64) : null;
         fixed (double* prd = rowDy, pmean = Mean)
         {
             nint xs = (nint)px, dys = (nint)pdy, ws = (nint)pw, rd = (nint)prd, ms = (nint)pmean;
-            bool stream = StreamingStores.For(x);
-            KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+            nint pg = gram ? (nint)RawTensor.Ptr<double>(dScaled!) : 0;
+            bool stream = !gram && StreamingStores.For(x);
+            KernelParallel.For(layout.Blocks, d * s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
-                for (long row = start; row < end; row++)
+                for (long b = start; b < end; b++)
                 {
-                    long a = row / layout.C, c = row % layout.C;
-                    long problem = layout.Problem(a * layout.G + c / d);
-                    double mu = ((double*)ms)[problem * d + c % d], sdy = 0, unused = 0;
-                    RowMath.Affine((T*)xs + row * s, (T*)ws + row * s, s, mu, 1.0, 0.0, stream: stream);
-                    RowMath.GradSums((T*)dys + row * s, (T*)xs + row * s, s, mu, ref sdy, ref unused);
-                    ((double*)rd)[row] = sdy;
+                    double* mu = (double*)ms + layout.Problem(b) * d;
+                    for (long row = b * d; row < (b + 1) * d; row++)
+                    {
+                        double sdy = 0, unused = 0;
+                        RowMath.Affine((T*)xs + row * s, (T*)ws + row * s, s, mu[row - b * d], 1.0, 0.0, stream: stream);
+                        RowMath.Moments((T*)dys + row * s, s, 0.0, ref sdy, ref unused);
+                        ((double*)rd)[row] = sdy;
+                    }
+                    if (gram) BlockGram.Accumulate((T*)dys + b * d * s, (T*)ws + b * d * s, s, s, d, (double*)pg + b * d * d);
                 }
                 StreamingStores.Fence(stream);
             });
         }
-        // dW' = Σ dy·(x − μ)ᵀ per problem.
-        var blocks = dy.view(layout.Blocks, d, s);
-        var dScaled = blocks.bmm(work.view(layout.Blocks, d, s).transpose(1, 2)).to(ScalarType.Float64);
+        // Without AVX-512: dW′ = Σ dy·(x − μ)ᵀ per block by LibTorch's bmm.
+        dScaled ??= dy.view(layout.Blocks, d, s).bmm(work.view(layout.Blocks, d, s).transpose(1, 2)).to(ScalarType.Float64);
         if (layout.Batch) dScaled = dScaled.view(layout.A, layout.G, d, d).sum(new long[] { 0 });
         var dbeta = new double[layout.C];
         var ybar = new double[p * d];
