@@ -125,7 +125,7 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
     /// Gram of each block (<see cref="BlockGram"/>) taken while its centered rows are in cache; elsewhere the
     /// centering pass and a LibTorch bmm.
     /// </summary>
-    private static unsafe Tensor CenterWithGram(Tensor x, Tensor centered, double[] mean, WhiteningLayout layout)
+    private static Tensor CenterWithGram(Tensor x, Tensor centered, double[] mean, WhiteningLayout layout)
     {
         long d = layout.D;
         if (!BlockGram.Supported)
@@ -135,51 +135,36 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
             return blocks.bmm(blocks.transpose(1, 2)).to(ScalarType.Float64);
         }
         var gram = zeros(layout.Blocks, d, d, dtype: ScalarType.Float64);
-        if (x.dtype == ScalarType.Float32) CenterWithGram<float>(x, centered, mean, gram, layout);
-        else CenterWithGram<double>(x, centered, mean, gram, layout);
+        Center(x, centered, mean, layout, gram);
         return gram;
     }
 
-    private static unsafe void CenterWithGram<T>(Tensor x, Tensor centered, double[] mean, Tensor gram, WhiteningLayout layout) where T : unmanaged
+    /// <summary>
+    /// centered = x − μ, one fused pass over the blocks; with <paramref name="gram"/> (float64 [blocks, d, d]) each
+    /// block's Gram is added while the block is in cache, else large outputs use streaming stores.
+    /// </summary>
+    private static unsafe void Center(Tensor x, Tensor centered, double[] mean, WhiteningLayout layout, Tensor? gram = null)
+    {
+        if (x.dtype == ScalarType.Float32) Center<float>(x, centered, mean, layout, gram);
+        else Center<double>(x, centered, mean, layout, gram);
+    }
+
+    private static unsafe void Center<T>(Tensor x, Tensor centered, double[] mean, WhiteningLayout layout, Tensor? gram) where T : unmanaged
     {
         long s = layout.S, d = layout.D;
         fixed (double* pm = mean)
         {
-            nint px = (nint)RawTensor.Ptr<T>(x), pc = (nint)RawTensor.Ptr<T>(centered), ms = (nint)pm, pg = (nint)RawTensor.Ptr<double>(gram);
+            nint px = (nint)RawTensor.Ptr<T>(x), pc = (nint)RawTensor.Ptr<T>(centered), ms = (nint)pm;
+            nint pg = gram is null ? 0 : (nint)RawTensor.Ptr<double>(gram);
+            bool stream = gram is null && StreamingStores.For(x);
             KernelParallel.For(layout.Blocks, d * s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (long b = start; b < end; b++)
                 {
                     double* mu = (double*)ms + layout.Problem(b) * d;
                     T* xb = (T*)px + b * d * s, cb = (T*)pc + b * d * s;
-                    for (long i = 0; i < d; i++) RowMath.Affine(xb + i * s, cb + i * s, s, mu[i], 1.0, 0.0);
-                    BlockGram.Accumulate(cb, cb, s, s, d, (double*)pg + b * d * d);
-                }
-            });
-        }
-    }
-
-    /// <summary>centered = x − μ, one fused pass.</summary>
-    private static unsafe void Center(Tensor x, Tensor centered, double[] mean, WhiteningLayout layout)
-    {
-        if (x.dtype == ScalarType.Float32) Center<float>(x, centered, mean, layout);
-        else Center<double>(x, centered, mean, layout);
-    }
-
-    private static unsafe void Center<T>(Tensor x, Tensor centered, double[] mean, WhiteningLayout layout) where T : unmanaged
-    {
-        long rows = layout.A * layout.C, s = layout.S, d = layout.D;
-        fixed (double* pm = mean)
-        {
-            nint px = (nint)RawTensor.Ptr<T>(x), pc = (nint)RawTensor.Ptr<T>(centered), ms = (nint)pm;
-            bool stream = StreamingStores.For(x);
-            KernelParallel.For(rows, s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
-            {
-                for (long row = start; row < end; row++)
-                {
-                    long a = row / layout.C, c = row % layout.C;
-                    double mu = ((double*)ms)[layout.Problem(a * layout.G + c / d) * d + c % d];
-                    RowMath.Affine((T*)px + row * s, (T*)pc + row * s, s, mu, 1.0, 0.0, stream: stream);
+                    for (long i = 0; i < d; i++) RowMath.Affine(xb + i * s, cb + i * s, s, mu[i], 1.0, 0.0, stream: stream);
+                    if (pg != 0) BlockGram.Accumulate(cb, cb, s, s, d, (double*)pg + b * d * d);
                 }
                 StreamingStores.Fence(stream);
             });

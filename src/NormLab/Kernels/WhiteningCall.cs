@@ -21,7 +21,7 @@ internal sealed record WhiteningLayout(long A, long G, long D, long S, bool Batc
 /// <summary>
 /// A call of the fused whitening-application kernel: y = γ·W·(x − μ) + β per block, with the centered
 /// input already in <see cref="Centered"/> (it becomes y in place). The covariance and W were computed
-/// before the call (LibTorch matmul and the operation's matrix function); when x needs a gradient,
+/// before the call (the block products or LibTorch's bmm, and the operation's matrix function); when x needs a gradient,
 /// W's graph back to a leaf Σ is kept, and backward pulls dΣ through it with a nested autograd call.
 /// Backward: per block, x − μ, Σ dy and dW′ = Σ dy·(x − μ)ᵀ in one pass (<see cref="BlockGram"/>; without
 /// AVX-512, LibTorch's bmm), then in one tiled pass
