@@ -19,6 +19,9 @@ namespace NormLab.Kernels.Cpu;
 /// copy at 70 GB/s) that made BN fwd+bwd 4.9–5.3 ms against 3.9–4.1 ms in memory order (three alternating
 /// runs). Channel blocks sized to keep a block's rows within half the L3 between the passes did not help
 /// either (BN fwd+bwd 4.1–4.3 ms against 3.8–4.1 unblocked): the second read of x costs what the first does.
+/// Nor did starting the backward's output pass on the rows its sums pass read last, still ascending and
+/// wrapping around to the first, so that half or 80% of an L3's worth of x and dy could come from cache:
+/// BN bwd 1.83–1.88 and 1.83–1.85 ms against 1.79–1.83 (four alternating runs, fast phase).
 /// BGN (statistics over runs of Cg channels) measured faster row-major once both schedules ran in memory
 /// order (32 groups of 2 channels, three alternating runs: fwd 2.37–2.65 → 1.84–2.05 ms, fwd+bwd 4.81–5.00 →
 /// 4.38–4.49 ms).
