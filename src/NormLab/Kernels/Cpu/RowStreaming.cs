@@ -21,7 +21,7 @@ namespace NormLab.Kernels.Cpu;
 /// either (BN fwd+bwd 4.1–4.3 ms against 3.8–4.1 unblocked): the second read of x costs what the first does.
 /// Nor did starting the backward's output pass on the rows its sums pass read last, still ascending and
 /// wrapping around to the first, so that half or 80% of an L3's worth of x and dy could come from cache:
-/// BN bwd 1.83–1.88 and 1.83–1.85 ms against 1.79–1.83 (four alternating runs, fast phase).
+/// BN bwd 1.83–1.88 and 1.83–1.85 ms against 1.79–1.83 (the fast-phase rounds of four alternating runs).
 /// BGN (statistics over runs of Cg channels) measured faster row-major once both schedules ran in memory
 /// order (32 groups of 2 channels, three alternating runs: fwd 2.37–2.65 → 1.84–2.05 ms, fwd+bwd 4.81–5.00 →
 /// 4.38–4.49 ms).
