@@ -48,6 +48,6 @@ internal sealed class ColumnCall(RowLayout layout, StatOp op) : FusedCall
         foreach (var p in partials)
             if (p is not null)
                 for (long c = 0; c < layout.C; c++) sums[c] += p.Pointer[c];
-        return tensor(sums).to(dtype).reshape(shape!);
+        return FusedKernels.Gradient(sums, shape!, dtype);
     }
 }

@@ -52,4 +52,24 @@ internal static class FusedKernels
 
     /// <summary>A small tensor's values as float64.</summary>
     public static double[] Values(Tensor t) => t.detach().to(ScalarType.Float64).contiguous().data<double>().ToArray();
+
+    /// <summary>
+    /// A parameter gradient from float64 sums: a new tensor of <paramref name="shape"/> and <paramref name="dtype"/>
+    /// (float32 or float64) holding <paramref name="values"/> rounded once. One allocation, where
+    /// <c>tensor(values).to(dtype).reshape(shape)</c> took three LibTorch calls, about 40 µs a gradient from cold caches.
+    /// </summary>
+    /// <exception cref="ArgumentException">the shape does not hold exactly <paramref name="values"/>.Length elements.</exception>
+    public static unsafe Tensor Gradient(double[] values, long[] shape, ScalarType dtype)
+    {
+        long count = shape.Aggregate(1L, (p, d) => p * d);
+        if (count != values.Length)
+            throw new ArgumentException($"gradient of shape {Checks.Shape(shape)} holds {count} values, got {values.Length}", nameof(values));
+        var result = empty(shape, dtype: dtype);
+        fixed (double* v = values)
+        {
+            if (dtype == ScalarType.Float32) RowMath.Narrow(v, RawTensor.Ptr<float>(result), count);
+            else RowMath.Narrow(v, RawTensor.Ptr<double>(result), count);
+        }
+        return result;
+    }
 }

@@ -86,8 +86,8 @@ internal sealed class RowCall : FusedCall
             Tensor? dw = null, db = null;
             if (perChannel)
             {
-                if (weightShape is not null) dw = ChannelSums(rowDyXhat).to(x.dtype).reshape(weightShape);
-                if (biasShape is not null) db = ChannelSums(rowDy).to(x.dtype).reshape(biasShape);
+                if (weightShape is not null) dw = FusedKernels.Gradient(ChannelSums(rowDyXhat), weightShape, x.dtype);
+                if (biasShape is not null) db = FusedKernels.Gradient(ChannelSums(rowDy), biasShape, x.dtype);
             }
             else if (elementwise)
             {
@@ -104,13 +104,13 @@ internal sealed class RowCall : FusedCall
     }
 
     /// <summary>Per-row values [A·C] summed over the samples: per channel [C].</summary>
-    private unsafe Tensor ChannelSums(NativeBuffer rows)
+    private unsafe double[] ChannelSums(NativeBuffer rows)
     {
         var sums = new double[Layout.C];
         for (long a = 0; a < Layout.A; a++)
             for (long c = 0; c < Layout.C; c++)
                 sums[c] += rows.Pointer[a * Layout.C + c];
-        return tensor(sums);
+        return sums;
     }
 
     /// <summary>Per-worker float64 accumulators (the first is summed into) as a new tensor of <paramref name="dtype"/>, [S].</summary>

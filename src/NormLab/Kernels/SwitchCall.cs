@@ -276,10 +276,10 @@ internal sealed class SwitchCall : FusedCall
         var dtype = x.dtype;
         return (dx, new[]
         {
-            GradShapes[0] is null ? null : tensor(dgamma).to(dtype).reshape(GradShapes[0]!),
-            GradShapes[1] is null ? null : tensor(dbeta).to(dtype).reshape(GradShapes[1]!),
-            GradShapes[2] is null ? null : tensor(SoftmaxBackward(_wm, dwm)).to(dtype).reshape(GradShapes[2]!),
-            GradShapes[3] is null ? null : tensor(SoftmaxBackward(_wv, dwv)).to(dtype).reshape(GradShapes[3]!),
+            GradShapes[0] is null ? null : FusedKernels.Gradient(dgamma, GradShapes[0]!, dtype),
+            GradShapes[1] is null ? null : FusedKernels.Gradient(dbeta, GradShapes[1]!, dtype),
+            GradShapes[2] is null ? null : FusedKernels.Gradient(SoftmaxBackward(_wm, dwm), GradShapes[2]!, dtype),
+            GradShapes[3] is null ? null : FusedKernels.Gradient(SoftmaxBackward(_wv, dwv), GradShapes[3]!, dtype),
         });
     }
 

@@ -151,7 +151,7 @@ internal sealed class WhiteningCall : FusedCall
         Tensor? dgamma = null;
         if (GradShapes[0] is not null)
             dgamma = (dScaled * Matrix).sum(new long[] { -1 }).view(-1, layout.C).sum(new long[] { 0 }).to(x.dtype).reshape(GradShapes[0]!);
-        Tensor? dbetaTensor = GradShapes[1] is null ? null : tensor(dbeta).to(x.dtype).reshape(GradShapes[1]!);
+        Tensor? dbetaTensor = GradShapes[1] is null ? null : FusedKernels.Gradient(dbeta, GradShapes[1]!, x.dtype);
         if (!NeedInput) return (null, new[] { dgamma, dbetaTensor });
 
         // dx = W′ᵀ·dy − W′ᵀ·ȳ + M·(x − μ), M = (dΣ + dΣᵀ)/m, computed in place over the centered copy.
