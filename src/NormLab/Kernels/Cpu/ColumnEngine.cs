@@ -9,7 +9,10 @@ namespace NormLab.Kernels.Cpu;
 /// </summary>
 internal static unsafe class ColumnEngine
 {
-    /// <summary>Positions per tile in the forward, which keeps x's tile in cache.</summary>
+    /// <summary>
+    /// Positions per tile in the forward, which keeps x's tile in cache; its output pass prefetches the
+    /// next tile's rows (docs/ARCHITECTURE.md, "Where LN and RMSNorm over C·H·W stop", has the measurements).
+    /// </summary>
     private const int ForwardTile = 1024;
 
     /// <summary>
@@ -66,9 +69,11 @@ internal static unsafe class ColumnEngine
                 RowMath.Narrow(mu, muT, it.Length);
                 RowMath.Narrow(r, rT, it.Length);
                 long c0 = (it.Row0 / s) % layout.C;
+                T* next = i + 1 < end ? xs + ItemAt(layout, i + 1, ForwardTile).Row0 : null;
                 for (long c = 0; c < n; c++)
                     ColumnMath.NormalizeNative(xs + it.Row0 + c * s, ys + it.Row0 + c * s, it.Length, muT, rT,
-                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), bs == null ? 0.0 : RowMath.ToDouble(bs[c0 + c]), layout.StreamOutput);
+                        gs == null ? 1.0 : RowMath.ToDouble(gs[c0 + c]), bs == null ? 0.0 : RowMath.ToDouble(bs[c0 + c]), layout.StreamOutput,
+                        next == null ? null : next + c * s);
             }
             StreamingStores.Fence(layout.StreamOutput);
         });
