@@ -96,6 +96,52 @@ public unsafe class ColumnMathTests
         return (g1.Concat(g2).Concat(sdy).Concat(sdyxhat).ToArray(), e1.Concat(e2).Concat(edy).Concat(exhat).ToArray());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(11)]
+    public void Mean_and_spread_match_the_scalar_formula(int count)
+    {
+        MeanAndSpreadCase<float>(count);
+        MeanAndSpreadCase<double>(count);
+    }
+
+    private static void MeanAndSpreadCase<T>(int count) where T : unmanaged
+    {
+        const long n = 7;
+        var random = new Random(count);
+        var s1 = Enumerable.Range(0, count).Select(_ => random.NextDouble() * 4 - 2).ToArray();
+        // The last position's s2 is below s1²/n, so its spread clamps at 0.
+        var s2 = s1.Select((v, j) => j == count - 1 ? v * v / n / 2 : v * v / n + random.NextDouble()).ToArray();
+        var k = Enumerable.Range(0, count).Select(j => From<T>(10.0 + j)).ToArray();
+        foreach (bool shifted in new[] { true, false })
+        {
+            var mu = new double[count];
+            var spread = new double[count];
+            fixed (double* p1 = s1, p2 = s2, pm = mu, ps = spread)
+            fixed (T* pk = k)
+                ColumnMath.MeanAndSpread(p1, p2, shifted ? pk : null, n, pm, ps, count);
+            for (int j = 0; j < count; j++)
+            {
+                double m1 = s1[j] / n;
+                Assert.Equal(shifted ? To(k[j]) + m1 : 0.0, mu[j]);
+                Assert.Equal(shifted ? Math.Max(s2[j] / n - m1 * m1, 0.0) : s2[j] / n, spread[j]);
+            }
+            if (shifted) Assert.Equal(0.0, spread[count - 1]);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Mean_divides_by_n_or_clears(bool centers)
+    {
+        var g = Enumerable.Range(0, 11).Select(j => 1.5 * j - 4).ToArray();
+        var expected = g.Select(v => centers ? v / 7 : 0.0).ToArray();
+        fixed (double* p = g) ColumnMath.Mean(p, 7, centers, g.Length);
+        Assert.Equal(expected, g);
+    }
+
     private static T From<T>(double v) where T : unmanaged => typeof(T) == typeof(float) ? (T)(object)(float)v : (T)(object)v;
 
     private static double To<T>(T v) where T : unmanaged => Convert.ToDouble(v);

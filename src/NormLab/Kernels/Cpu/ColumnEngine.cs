@@ -43,7 +43,7 @@ internal static unsafe class ColumnEngine
     {
         long items = layout.A * layout.G * Tiles(layout.S, ForwardTile), count = layout.A * layout.G * layout.S, n = layout.Cg, s = layout.S;
         nint px = (nint)x, py = (nint)y, pg = (nint)gamma, pb = (nint)beta, ps = (nint)stats;
-        KernelParallel.For(items, n * ForwardTile, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
+        KernelParallel.For(items, n * s / Tiles(s, ForwardTile), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             T* xs = (T*)px, ys = (T*)py, gs = (T*)pg, bs = (T*)pb;
             double* st = (double*)ps;
@@ -59,12 +59,7 @@ internal static unsafe class ColumnEngine
                 T* shift = op.Centers ? xs + it.Row0 : null;
                 ColumnMath.Moments(xs + it.Row0, s, n, shift, s1, s2, it.Length);
                 double* mu = st + it.Stat0, r = st + count + it.Stat0, spread = st + 2 * count + it.Stat0;
-                for (long j = 0; j < it.Length; j++)
-                {
-                    double m1 = s1[j] / n;
-                    mu[j] = shift == null ? 0.0 : RowMath.ToDouble(shift[j]) + m1;
-                    spread[j] = shift == null ? s2[j] / n : Math.Max(s2[j] / n - m1 * m1, 0.0);
-                }
+                ColumnMath.MeanAndSpread(s1, s2, shift, n, mu, spread, it.Length);
                 op.Factors(n, spread, r, it.Length);
                 RowMath.Narrow(mu, muT, it.Length);
                 RowMath.Narrow(r, rT, it.Length);
@@ -89,10 +84,11 @@ internal static unsafe class ColumnEngine
         where T : unmanaged
     {
         long items = layout.A * layout.G * Tiles(layout.S, BackwardTile), count = layout.A * layout.G * layout.S, n = layout.Cg, s = layout.S;
-        int chunks = KernelParallel.Chunks(items, n * BackwardTile);
+        int chunks = KernelParallel.Chunks(items, n * s / Tiles(s, BackwardTile));
         if (dgamma is not null) for (int i = 0; i < chunks; i++) dgamma[i] = new NativeBuffer(layout.C);
         if (dbeta is not null) for (int i = 0; i < chunks; i++) dbeta[i] = new NativeBuffer(layout.C);
         nint px = (nint)x, pdy = (nint)dy, pdx = (nint)dx, pg = (nint)gamma, ps = (nint)stats;
+        bool centers = op.Centers;
         KernelParallel.For(items, chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, start, end) =>
         {
             T* xs = (T*)px, dys = (T*)pdy, dxs = (T*)pdx, gs = (T*)pg;
@@ -116,7 +112,7 @@ internal static unsafe class ColumnEngine
                     db == null ? null : db + c0, dg == null ? null : dg + c0);
                 if (dxs == null) continue;
                 op.ScaleBySpreadGradient(n, spread, r, g2, it.Length);
-                for (long j = 0; j < it.Length; j++) g1[j] = op.Centers ? g1[j] / n : 0.0;
+                ColumnMath.Mean(g1, n, centers, it.Length);
                 RowMath.Narrow(mu, muT, it.Length);
                 RowMath.Narrow(r, rT, it.Length);
                 RowMath.Narrow(g1, g1T, it.Length);

@@ -78,6 +78,60 @@ internal static unsafe class ColumnMath
         Sse.Prefetch0(row + 3 * stride + i);
     }
 
+    /// <summary>
+    /// Per position, from the shifted sums of <see cref="Moments{T}"/> over n channel values:
+    /// μⱼ = kⱼ + s1ⱼ/n and spreadⱼ = max(s2ⱼ/n − (s1ⱼ/n)², 0), or without a shift row (k null) μⱼ = 0
+    /// and spreadⱼ = s2ⱼ/n. Four positions per vector: the per-position scalar loop had cost about
+    /// half as much as the statistics pass itself on 16 channels.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MeanAndSpread<T>(double* s1, double* s2, T* k, long n, double* mu, double* spread, long count) where T : unmanaged
+    {
+        var nv = Vector256.Create((double)n);
+        long j = 0;
+        if (k == null)
+        {
+            for (; j + 4 <= count; j += 4)
+            {
+                Vector256.Store(Vector256<double>.Zero, mu + j);
+                Vector256.Store(Vector256.Load(s2 + j) / nv, spread + j);
+            }
+            for (; j < count; j++)
+            {
+                mu[j] = 0.0;
+                spread[j] = s2[j] / n;
+            }
+            return;
+        }
+        for (; j + 4 <= count; j += 4)
+        {
+            var m1 = Vector256.Load(s1 + j) / nv;
+            Vector256.Store(RowMath.Load4(k + j) + m1, mu + j);
+            Vector256.Store(Vector256.Max(Vector256.Load(s2 + j) / nv - m1 * m1, Vector256<double>.Zero), spread + j);
+        }
+        for (; j < count; j++)
+        {
+            double m1 = s1[j] / n;
+            mu[j] = RowMath.ToDouble(k[j]) + m1;
+            spread[j] = Math.Max(s2[j] / n - m1 * m1, 0.0);
+        }
+    }
+
+    /// <summary>ḡⱼ = g1ⱼ/n for a centering statistic, else 0, for <paramref name="count"/> positions.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Mean(double* g1, long n, bool centers, long count)
+    {
+        if (!centers)
+        {
+            new Span<double>(g1, (int)count).Clear();
+            return;
+        }
+        var nv = Vector256.Create((double)n);
+        long j = 0;
+        for (; j + 4 <= count; j += 4) Vector256.Store(Vector256.Load(g1 + j) / nv, g1 + j);
+        for (; j < count; j++) g1[j] /= n;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MomentOne<T>(T* x, T* k, double* s1, double* s2, long i) where T : unmanaged
     {
