@@ -27,8 +27,8 @@ namespace NormLab.Kernels.Cpu;
 /// forward 1.03–1.34 against 1.59–2.05 ms, with a plain sum for the statistics): here the statistics of
 /// 2-channel blocks read on one core took 1.54–1.74 ms, and the forward came to 1.9–2.1 ms against 1.31–1.46
 /// (fast phase), or with 4–8 MB blocks 1.69–1.85 against 1.78 (slow phase). The shifted moments are what
-/// costs: in the stand-alone loop on one core they took 1.54–1.61 ms over 2-channel blocks read sample by
-/// sample against 0.67–0.68 ms row-major, where a plain sum took 0.92–1.03 against 0.69–0.73.
+/// costs: in the stand-alone loop on one core they took 1.61 ms over 2-channel blocks read sample by
+/// sample against 0.68 ms row-major, where a plain sum took 1.01–1.03 against 0.73–0.75 (medians).
 /// BGN (statistics over runs of Cg channels) measured faster row-major once both schedules ran in memory
 /// order (32 groups of 2 channels, three alternating runs: fwd 2.37–2.65 → 1.84–2.05 ms, fwd+bwd 4.81–5.00 →
 /// 4.38–4.49 ms).
