@@ -27,27 +27,12 @@ internal sealed class ColumnCall(RowLayout layout, StatOp op) : FusedCall
     private unsafe (Tensor?, Tensor?[]) Backward<T>(Tensor x, Tensor? w, Tensor stats, Tensor dy) where T : unmanaged
     {
         var dx = NeedInput ? empty_like(x) : null;
-        var dgamma = GradShapes[0] is null ? null : new NativeBuffer?[KernelParallel.Threads * 4];
-        var dbeta = GradShapes[1] is null ? null : new NativeBuffer?[KernelParallel.Threads * 4];
-        try
-        {
-            ColumnEngine.Backward(layout, op, RawTensor.Ptr<T>(x), RawTensor.Ptr<T>(dy), RawTensor.Ptr<T>(dx), RawTensor.Ptr<T>(w), RawTensor.Ptr<double>(stats), dgamma, dbeta);
-            return (dx, new[] { Sum(dgamma, x.dtype, GradShapes[0]), Sum(dbeta, x.dtype, GradShapes[1]) });
-        }
-        finally
-        {
-            foreach (var buffer in (dgamma ?? Array.Empty<NativeBuffer?>()).Concat(dbeta ?? Array.Empty<NativeBuffer?>()))
-                buffer?.Dispose();
-        }
+        using var dgamma = GradShapes[0] is null ? null : new WorkerSums(layout.C, KernelParallel.Threads * 4);
+        using var dbeta = GradShapes[1] is null ? null : new WorkerSums(layout.C, KernelParallel.Threads * 4);
+        ColumnEngine.Backward(layout, op, RawTensor.Ptr<T>(x), RawTensor.Ptr<T>(dy), RawTensor.Ptr<T>(dx), RawTensor.Ptr<T>(w), RawTensor.Ptr<double>(stats), dgamma, dbeta);
+        return (dx, new[] { Gradient(dgamma, GradShapes[0], x.dtype), Gradient(dbeta, GradShapes[1], x.dtype) });
     }
 
-    private unsafe Tensor? Sum(NativeBuffer?[]? partials, ScalarType dtype, long[]? shape)
-    {
-        if (partials is null) return null;
-        var sums = new double[layout.C];
-        foreach (var p in partials)
-            if (p is not null)
-                for (long c = 0; c < layout.C; c++) sums[c] += p.Pointer[c];
-        return FusedKernels.Gradient(sums, shape!, dtype);
-    }
+    private static Tensor? Gradient(WorkerSums? sums, long[]? shape, ScalarType dtype) =>
+        sums is null ? null : FusedKernels.Gradient(sums, shape!, dtype);
 }

@@ -72,4 +72,17 @@ internal static class FusedKernels
         }
         return result;
     }
+
+    /// <summary>A parameter gradient from per-worker float64 sums: a new tensor of <paramref name="shape"/> and <paramref name="dtype"/> (float32 or float64).</summary>
+    /// <exception cref="ArgumentException">the shape does not hold exactly <paramref name="sums"/>.Length elements.</exception>
+    public static unsafe Tensor Gradient(WorkerSums sums, long[] shape, ScalarType dtype)
+    {
+        long count = shape.Aggregate(1L, (p, d) => p * d);
+        if (count != sums.Length)
+            throw new ArgumentException($"gradient of shape {Checks.Shape(shape)} holds {count} values, got {sums.Length}", nameof(sums));
+        var result = empty(shape, dtype: dtype);
+        if (dtype == ScalarType.Float32) sums.SumInto(RawTensor.Ptr<float>(result));
+        else sums.SumInto(RawTensor.Ptr<double>(result));
+        return result;
+    }
 }

@@ -72,35 +72,29 @@ internal sealed class RowCall : FusedCall
         bool elementwise = Kind == AffineKind.Elementwise;
         using var rowDy = new NativeBuffer(perChannel && biasShape is not null ? Layout.Rows : 0);
         using var rowDyXhat = new NativeBuffer(perChannel && weightShape is not null ? Layout.Rows : 0);
+        using var elementDgamma = elementwise && weightShape is not null ? new WorkerSums(Layout.S, KernelParallel.Threads) : null;
+        using var elementDbeta = elementwise && biasShape is not null ? new WorkerSums(Layout.S, KernelParallel.Threads) : null;
         var grads = new RowEngine.Gradients
         {
             Dx = dx is null ? 0 : (nint)RawTensor.Ptr<T>(dx),
             RowDy = rowDy.Pointer,
             RowDyXhat = rowDyXhat.Pointer,
-            ElementDgamma = elementwise && weightShape is not null ? new NativeBuffer?[KernelParallel.Threads] : null,
-            ElementDbeta = elementwise && biasShape is not null ? new NativeBuffer?[KernelParallel.Threads] : null,
+            ElementDgamma = elementDgamma,
+            ElementDbeta = elementDbeta,
         };
-        try
+        RowEngine.Backward(Layout, Op, Kind, Batch, RawTensor.Ptr<T>(x), RawTensor.Ptr<T>(dy), RawTensor.Ptr<T>(w), RawTensor.Ptr<double>(stats), grads);
+        Tensor? dw = null, db = null;
+        if (perChannel)
         {
-            RowEngine.Backward(Layout, Op, Kind, Batch, RawTensor.Ptr<T>(x), RawTensor.Ptr<T>(dy), RawTensor.Ptr<T>(w), RawTensor.Ptr<double>(stats), grads);
-            Tensor? dw = null, db = null;
-            if (perChannel)
-            {
-                if (weightShape is not null) dw = FusedKernels.Gradient(ChannelSums(rowDyXhat), weightShape, x.dtype);
-                if (biasShape is not null) db = FusedKernels.Gradient(ChannelSums(rowDy), biasShape, x.dtype);
-            }
-            else if (elementwise)
-            {
-                if (grads.ElementDgamma is { } g) dw = Sum(g, x.dtype).reshape(weightShape!);
-                if (grads.ElementDbeta is { } b) db = Sum(b, x.dtype).reshape(biasShape!);
-            }
-            return (dx, new[] { dw, db });
+            if (weightShape is not null) dw = FusedKernels.Gradient(ChannelSums(rowDyXhat), weightShape, x.dtype);
+            if (biasShape is not null) db = FusedKernels.Gradient(ChannelSums(rowDy), biasShape, x.dtype);
         }
-        finally
+        else
         {
-            foreach (var buffer in (grads.ElementDgamma ?? Array.Empty<NativeBuffer?>()).Concat(grads.ElementDbeta ?? Array.Empty<NativeBuffer?>()))
-                buffer?.Dispose();
+            if (elementDgamma is not null) dw = FusedKernels.Gradient(elementDgamma, weightShape!, x.dtype);
+            if (elementDbeta is not null) db = FusedKernels.Gradient(elementDbeta, biasShape!, x.dtype);
         }
+        return (dx, new[] { dw, db });
     }
 
     /// <summary>Per-row values [A·C] summed over the samples: per channel [C].</summary>
@@ -111,26 +105,5 @@ internal sealed class RowCall : FusedCall
             for (long c = 0; c < Layout.C; c++)
                 sums[c] += rows.Pointer[a * Layout.C + c];
         return sums;
-    }
-
-    /// <summary>Per-worker float64 accumulators (the first is summed into) as a new tensor of <paramref name="dtype"/>, [S].</summary>
-    private unsafe Tensor Sum(NativeBuffer?[] partials, ScalarType dtype)
-    {
-        var result = empty(Layout.S, dtype: dtype);
-        if (dtype == ScalarType.Float32) SumInto(partials, RawTensor.Ptr<float>(result));
-        else SumInto(partials, RawTensor.Ptr<double>(result));
-        return result;
-    }
-
-    private unsafe void SumInto<T>(NativeBuffer?[] partials, T* output) where T : unmanaged
-    {
-        var valid = partials.Where(p => p is { Pointer: not null }).ToArray();
-        if (valid.Length == 0)
-        {
-            System.Runtime.InteropServices.NativeMemory.Clear(output, (nuint)(Layout.S * sizeof(T)));
-            return;
-        }
-        for (int i = 1; i < valid.Length; i++) RowMath.AddTo(valid[0]!.Pointer, valid[i]!.Pointer, Layout.S);
-        RowMath.Narrow(valid[0]!.Pointer, output, Layout.S);
     }
 }

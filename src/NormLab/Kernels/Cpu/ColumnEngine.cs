@@ -80,21 +80,19 @@ internal static unsafe class ColumnEngine
     /// Σ dy·x̂ and Σ dy per channel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Backward<T>(RowLayout layout, StatOp op, T* x, T* dy, T* dx, T* gamma, double* stats, NativeBuffer?[]? dgamma, NativeBuffer?[]? dbeta)
+    public static void Backward<T>(RowLayout layout, StatOp op, T* x, T* dy, T* dx, T* gamma, double* stats, WorkerSums? dgamma, WorkerSums? dbeta)
         where T : unmanaged
     {
         long items = layout.A * layout.G * Tiles(layout.S, BackwardTile), count = layout.A * layout.G * layout.S, n = layout.Cg, s = layout.S;
         int chunks = KernelParallel.Chunks(items, n * s / Tiles(s, BackwardTile));
-        if (dgamma is not null) for (int i = 0; i < chunks; i++) dgamma[i] = new NativeBuffer(layout.C);
-        if (dbeta is not null) for (int i = 0; i < chunks; i++) dbeta[i] = new NativeBuffer(layout.C);
         nint px = (nint)x, pdy = (nint)dy, pdx = (nint)dx, pg = (nint)gamma, ps = (nint)stats;
         bool centers = op.Centers;
         KernelParallel.For(items, chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, start, end) =>
         {
             T* xs = (T*)px, dys = (T*)pdy, dxs = (T*)pdx, gs = (T*)pg;
             double* st = (double*)ps;
-            double* dg = dgamma is null ? null : dgamma[chunk]!.Pointer;
-            double* db = dbeta is null ? null : dbeta[chunk]!.Pointer;
+            double* dg = dgamma is null ? null : dgamma.For(chunk);
+            double* db = dbeta is null ? null : dbeta.For(chunk);
             double* g1 = stackalloc double[BackwardTile];
             double* g2 = stackalloc double[BackwardTile];
             T* muT = stackalloc T[BackwardTile];

@@ -114,8 +114,8 @@ internal static unsafe class RowEngine
         public double* RowDy;
         /// <summary>Per-row r·Σ dy·(x − μ) (length A·C; per-channel dγ) or null.</summary>
         public double* RowDyXhat;
-        /// <summary>Per-worker float64 accumulators of elementwise dγ and dβ, each of length S, one slot per thread (null: not needed); the kernel allocates them.</summary>
-        public NativeBuffer?[]? ElementDgamma, ElementDbeta;
+        /// <summary>Per-worker float64 accumulators of elementwise dγ and dβ, each of length S, one slot per thread (null: not needed).</summary>
+        public WorkerSums? ElementDgamma, ElementDbeta;
     }
 
     /// <summary>
@@ -139,8 +139,8 @@ internal static unsafe class RowEngine
             T* xs = (T*)px, dys = (T*)pdy, gs = (T*)pg, dxs = (T*)grads.Dx;
             double* st = (double*)ps;
             // Each worker zeroes its own accumulators on its first items, in parallel; a worker that got no items has none.
-            double* edg = grads.ElementDgamma is { } g ? (g[worker] ??= new NativeBuffer(s)).Pointer : null;
-            double* edb = grads.ElementDbeta is { } b ? (b[worker] ??= new NativeBuffer(s)).Pointer : null;
+            double* edg = grads.ElementDgamma is { } g ? g.For(worker) : null;
+            double* edb = grads.ElementDbeta is { } b ? b.For(worker) : null;
             for (long k = start; k < end; k++)
             {
                 double mean = st[k], r = st[count + k], spread = st[2 * count + k];
