@@ -19,6 +19,11 @@ namespace NormLab.Kernels.Cpu;
 /// copy at 70 GB/s) that made BN fwd+bwd 4.9–5.3 ms against 3.9–4.1 ms in memory order (three alternating
 /// runs). Channel blocks sized to keep a block's rows within half the L3 between the passes did not help
 /// either (BN fwd+bwd 4.1–4.3 ms against 3.8–4.1 unblocked): the second read of x costs what the first does.
+/// The L3 this guest really gives one process is smaller than the 32 MiB sysfs reports: two threads
+/// re-reading one buffer ran at 63–66 GB/s up to 8 MB, 53 at 12 MB, 39 at 16 MB and 23–25 (memory) from 24 MB
+/// on. Backward blocks of 4 and 8 MB of x and dy (5 and 10 channels) were slower still: bwd 4.1–6.7 and
+/// 5.5–5.8 ms against 3.8 unblocked (two alternating runs, copy at 28–30 GB/s); a block reads 5 or 10
+/// contiguous rows per sample, then jumps 784 KB.
 /// Nor did starting the backward's output pass on the rows its sums pass read last, still ascending and
 /// wrapping around to the first, so that half or 80% of an L3's worth of x and dy could come from cache:
 /// BN bwd 1.83–1.88 and 1.83–1.85 ms against 1.79–1.83 (the fast-phase rounds of four alternating runs).
