@@ -90,4 +90,19 @@ public class WhiteningKernelTests
         TensorAssert.Close(yr, yf.to(ScalarType.Float64), 1e-3, 1e-3, "output");
         TensorAssert.Close(xr.grad!, xf.grad!.to(ScalarType.Float64), 1e-3, 1e-3, "input gradient");
     }
+
+    /// <summary>A non-finite input makes Σ non-finite: the fused kernel declines, and the layer gives the composite's all-NaN output and keeps its running estimate.</summary>
+    [Fact]
+    public void A_non_finite_input_gives_nan_output_and_keeps_the_running_estimate()
+    {
+        var layer = WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 6, group: 3).to(ScalarType.Float64);
+        var before = layer.named_buffers().ToDictionary(b => b.name, b => b.buffer.clone());
+        var x = new Rand(5).Normal(new long[] { 4, 6, 3, 3 });
+        x[1, 2, 0, 1] = tensor(double.PositiveInfinity);
+        Tensor y;
+        using (KernelPolicy.Use(KernelMode.Fused)) y = layer.call(x);
+        Assert.True(y.isnan().all().item<bool>(), "the output is not all NaN");
+        foreach (var (name, buffer) in layer.named_buffers())
+            TensorAssert.Close(before[name], buffer, 0, 0, $"buffer {name}");
+    }
 }
