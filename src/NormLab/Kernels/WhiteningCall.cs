@@ -16,6 +16,20 @@ internal sealed record WhiteningLayout(long A, long G, long D, long S, bool Batc
     public long Problems => Batch ? G : A * G;
     public long Samples => (Batch ? A : 1) * S;
     public long Problem(long block) => Batch ? block % G : block;
+
+    /// <summary>Per-block d × d values (a contiguous float64 [blocks, d, d] tensor) summed per problem, float64 [P·d·d].</summary>
+    public unsafe double[] ProblemSums(Tensor blocks)
+    {
+        long dd = D * D;
+        var sums = new double[Problems * dd];
+        double* b = RawTensor.Ptr<double>(blocks);
+        for (long k = 0; k < Blocks; k++)
+        {
+            long q = Problem(k);
+            for (long e = 0; e < dd; e++) sums[q * dd + e] += b[k * dd + e];
+        }
+        return sums;
+    }
 }
 
 /// <summary>
@@ -147,7 +161,7 @@ internal sealed class WhiteningCall : FusedCall
         dScaled ??= dy.view(layout.Blocks, d, s).bmm(work.view(layout.Blocks, d, s).transpose(1, 2)).to(ScalarType.Float64);
         // The small parts below are loops over float64 arrays of a few hundred values; as tensor ops they
         // took 0.3 ms (dγ, dβ) and, around the nested autograd call, another 0.3 ms from cold caches.
-        double[] dW = ProblemSums(dScaled);
+        double[] dW = layout.ProblemSums(dScaled.contiguous());
         var dbeta = new double[layout.C];
         var ybar = new double[p * d];
         for (long row = 0; row < rows; row++)
@@ -203,20 +217,6 @@ internal sealed class WhiteningCall : FusedCall
             }
         fixed (T* pm = matrix, pb = bias) Run(work, dy, work, pm, 2 * d, pb, biasPerProblem: true);
         return (work, new[] { dgamma, dbetaTensor });
-    }
-
-    /// <summary>Per-block d × d sums [blocks, d, d] summed per problem, float64 [P·d·d].</summary>
-    private unsafe double[] ProblemSums(Tensor blocks)
-    {
-        long dd = Layout.D * Layout.D;
-        var sums = new double[Layout.Problems * dd];
-        double* b = RawTensor.Ptr<double>(blocks.contiguous());
-        for (long k = 0; k < Layout.Blocks; k++)
-        {
-            long q = Layout.Problem(k);
-            for (long e = 0; e < dd; e++) sums[q * dd + e] += b[k * dd + e];
-        }
-        return sums;
     }
 
     /// <summary>dγ_c = Σ over the problems of c's group Σ_j dW′[i, j]·W[i, j] (c = g·d + i), float64 [C].</summary>
