@@ -335,15 +335,6 @@ internal static unsafe class RowMath
         for (; i < n; i++) dx[i] = GradApplyOne(dy, x, i, center, scale, gbar, r, b, c0, gamma);
     }
 
-    /// <summary>into[i] += from[i] for i &lt; n.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AddTo(double* into, double* from, long n)
-    {
-        long i = 0;
-        for (; i + 4 <= n; i += 4) Vector256.Store(Vector256.Load(into + i) + Vector256.Load(from + i), into + i);
-        for (; i < n; i++) into[i] += from[i];
-    }
-
     /// <summary>to[i] = from[i] in T (float rounds to nearest) for i &lt; n.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Narrow<T>(double* from, T* to, long n) where T : unmanaged
