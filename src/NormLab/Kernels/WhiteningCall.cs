@@ -215,10 +215,10 @@ internal sealed class WhiteningCall : FusedCall
                     double wt = WPrime(q, j, i);
                     b -= wt * ybar[q * d + j];
                     double mij = dSigma is null ? 0.0 : (dSigma[(q * d + i) * d + j] + dSigma[(q * d + j) * d + i]) / layout.Samples;
-                    matrix[(q * d + i) * 2 * d + j] = FromDouble<T>(wt);
-                    matrix[(q * d + i) * 2 * d + d + j] = FromDouble<T>(mij);
+                    matrix[(q * d + i) * 2 * d + j] = RowMath.FromDouble<T>(wt);
+                    matrix[(q * d + i) * 2 * d + d + j] = RowMath.FromDouble<T>(mij);
                 }
-                bias[q * d + i] = FromDouble<T>(b);
+                bias[q * d + i] = RowMath.FromDouble<T>(b);
             }
         fixed (T* pm = matrix, pb = bias) Run(work, dy, work, pm, 2 * d, pb, biasPerProblem: true);
         return (work, new[] { dgamma, dbetaTensor });
@@ -239,7 +239,4 @@ internal sealed class WhiteningCall : FusedCall
             }
         return dgamma;
     }
-
-    private static T FromDouble<T>(double v) where T : unmanaged =>
-        typeof(T) == typeof(float) ? Unsafe.BitCast<float, T>((float)v) : Unsafe.BitCast<double, T>(v);
 }

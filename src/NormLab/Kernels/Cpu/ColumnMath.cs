@@ -259,8 +259,8 @@ internal static unsafe class ColumnMath
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void NormalizeNative<T>(T* x, T* y, long n, T* mu, T* r, double gamma, double beta, bool stream = false, T* ahead = null) where T : unmanaged
     {
-        var g = Vector256.Create(FromDouble<T>(gamma));
-        var b = Vector256.Create(FromDouble<T>(beta));
+        var g = Vector256.Create(RowMath.FromDouble<T>(gamma));
+        var b = Vector256.Create(RowMath.FromDouble<T>(beta));
         long i = 0, lanes = Vector256<T>.Count, head = StreamingStores.Head(y, n, stream);
         for (; i < head; i++) y[i] = NormalizeOne(x, mu, r, gamma, beta, i);
         for (; i + lanes <= n; i += lanes)
@@ -273,13 +273,13 @@ internal static unsafe class ColumnMath
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T NormalizeOne<T>(T* x, T* mu, T* r, double gamma, double beta, long i) where T : unmanaged =>
-        FromDouble<T>((RowMath.ToDouble(x[i]) - RowMath.ToDouble(mu[i])) * RowMath.ToDouble(r[i]) * gamma + beta);
+        RowMath.FromDouble<T>((RowMath.ToDouble(x[i]) - RowMath.ToDouble(mu[i])) * RowMath.ToDouble(r[i]) * gamma + beta);
 
     /// <summary>dxⱼ = (γ·dyⱼ − ḡⱼ)·rⱼ + bⱼ·(xⱼ − μⱼ) in the row's own type; <paramref name="stream"/> as in <see cref="NormalizeNative{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GradApplyNative<T>(T* dy, T* x, T* dx, long n, T* mu, T* r, double gamma, T* gbar, T* b, bool stream = false) where T : unmanaged
     {
-        var gv = Vector256.Create(FromDouble<T>(gamma));
+        var gv = Vector256.Create(RowMath.FromDouble<T>(gamma));
         long i = 0, lanes = Vector256<T>.Count, head = StreamingStores.Head(dx, n, stream);
         for (; i < head; i++) dx[i] = GradApplyOne(dy, x, mu, r, gamma, gbar, b, i);
         for (; i + lanes <= n; i += lanes)
@@ -290,14 +290,6 @@ internal static unsafe class ColumnMath
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T GradApplyOne<T>(T* dy, T* x, T* mu, T* r, double gamma, T* gbar, T* b, long i) where T : unmanaged =>
-        FromDouble<T>((RowMath.ToDouble(dy[i]) * gamma - RowMath.ToDouble(gbar[i])) * RowMath.ToDouble(r[i])
+        RowMath.FromDouble<T>((RowMath.ToDouble(dy[i]) * gamma - RowMath.ToDouble(gbar[i])) * RowMath.ToDouble(r[i])
             + (RowMath.ToDouble(x[i]) - RowMath.ToDouble(mu[i])) * RowMath.ToDouble(b[i]));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static T FromDouble<T>(double v) where T : unmanaged
-    {
-        if (typeof(T) == typeof(double)) return Unsafe.As<double, T>(ref v);
-        float f = (float)v;
-        return Unsafe.As<float, T>(ref f);
-    }
 }
