@@ -39,7 +39,7 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
         var centered = empty_like(xc);
         double[] mean;
         Tensor matrix;
-        Tensor? sigmaLeaf = null, graph = null;
+        Func<double[], double[]>? pullBack = null;
         if (pass.UseRunning)
         {
             var running = pass.Running!;
@@ -54,24 +54,38 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
             mean = Means(xc, layout);
             var covariance = Covariance(CenterWithGram(xc, centered, mean, layout), layout, op.Eps);
             if (covariance is null) return null;
-            var sigma = tensor(covariance).view(layout.Problems, d, d);
-            bool needGraph = is_grad_enabled() && x.requires_grad;
-            if (needGraph)
-            {
-                using var _ = enable_grad();
-                sigmaLeaf = sigma.detach().requires_grad_(true);
-                graph = op.WhiteningMatrix(sigmaLeaf);
-                matrix = graph.detach();
-            }
-            else
-                matrix = op.WhiteningMatrix(sigma);
+            (matrix, pullBack) = MatrixFunction(op, covariance, layout, needPullBack: is_grad_enabled() && x.requires_grad);
             if (pass.Running is { } running)
                 running.Update(
                     ("mean", PopulationAverage(mean, layout, d)),
                     (track, PopulationAverage(op.Track == WhiteningTrack.Matrix ? FusedKernels.Values(matrix) : covariance, layout, d * d)));
         }
-        var call = new WhiteningCall(layout, centered, mean, matrix.contiguous(), sigmaLeaf, graph, batchStatistics: !pass.UseRunning) { Composite = FusedKernels.Composite(layer, pass) };
+        var call = new WhiteningCall(layout, centered, mean, matrix.contiguous(), pullBack, batchStatistics: !pass.UseRunning) { Composite = FusedKernels.Composite(layer, pass) };
         return FusedFunction.Apply(call, xc, w, b);
+    }
+
+    /// <summary>
+    /// W per problem, float64 [P, d, d], from Σ [P·d·d], and when <paramref name="needPullBack"/> the map
+    /// dL/dW ↦ dL/dΣ: IterNorm's iteration as float64 loops with its own reverse pass (<see cref="NewtonSchulzTape"/>);
+    /// every other operation by its matrix function on tensors, through the autograd graph kept from Σ as a leaf.
+    /// </summary>
+    private static (Tensor Matrix, Func<double[], double[]>? PullBack) MatrixFunction(Whitening op, double[] covariance, WhiteningLayout layout, bool needPullBack)
+    {
+        long d = layout.D;
+        if (op is IterativeWhitening itn)
+        {
+            var tape = NewtonSchulzTape.Run(covariance, layout.Problems, d, itn.Iterations);
+            return (tensor(tape.Matrix).view(layout.Problems, d, d), needPullBack ? tape.PullBack : null);
+        }
+        var sigma = tensor(covariance).view(layout.Problems, d, d);
+        if (!needPullBack) return (op.WhiteningMatrix(sigma), null);
+        using var _ = enable_grad();
+        // The small graph lives as long as the call that keeps this delegate (the autograd node keeps the
+        // call), not as long as the caller's dispose scope; the finalizer releases it with the node.
+        var leaf = sigma.detach().requires_grad_(true).DetachFromDisposeScope();
+        var graph = op.WhiteningMatrix(leaf).DetachFromDisposeScope();
+        return (graph.detach(), dW =>
+            FusedKernels.Values(autograd.grad(new[] { graph }, new[] { leaf }, new[] { tensor(dW).reshape(graph.shape) }, retain_graph: true)[0]));
     }
 
     /// <summary>

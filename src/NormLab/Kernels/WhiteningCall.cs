@@ -36,23 +36,22 @@ internal sealed record WhiteningLayout(long A, long G, long D, long S, bool Batc
 /// A call of the fused whitening-application kernel: y = γ·W·(x − μ) + β per block, with the centered
 /// input already in <see cref="Centered"/> (it becomes y in place). The covariance and W were computed
 /// before the call (the block products or LibTorch's bmm, and the operation's matrix function); when x needs a gradient,
-/// W's graph back to a leaf Σ is kept, and backward pulls dΣ through it with a nested autograd call.
+/// the call keeps the matrix function's pull-back dL/dW ↦ dL/dΣ.
 /// Backward: per block, x − μ, Σ dy and dW′ = Σ dy·(x − μ)ᵀ in one pass (<see cref="BlockGram"/>; without
 /// AVX-512, LibTorch's bmm), then in one tiled pass
 /// dx = W′ᵀ·(dy − ȳ) + M·(x − μ) with M = (dΣ + dΣᵀ)/m (ȳ and M only with batch statistics).
 /// </summary>
 internal sealed class WhiteningCall : FusedCall
 {
-    public WhiteningCall(WhiteningLayout layout, Tensor centered, double[] mean, Tensor matrix, Tensor? sigmaLeaf, Tensor? matrixGraph, bool batchStatistics)
+    public WhiteningCall(WhiteningLayout layout, Tensor centered, double[] mean, Tensor matrix, Func<double[], double[]>? pullBack, bool batchStatistics)
     {
-        // The small tensors live as long as this call (the autograd node keeps it), not as long as the
-        // caller's dispose scope; the finalizer releases them with the node.
+        // W lives as long as this call (the autograd node keeps it), not as long as the caller's dispose
+        // scope; the finalizer releases it with the node.
         Layout = layout;
         Centered = centered;
         Mean = mean;
         Matrix = matrix.DetachFromDisposeScope();
-        SigmaLeaf = sigmaLeaf?.DetachFromDisposeScope();
-        MatrixGraph = matrixGraph?.DetachFromDisposeScope();
+        PullBack = pullBack;
         BatchStatistics = batchStatistics;
     }
 
@@ -69,9 +68,8 @@ internal sealed class WhiteningCall : FusedCall
     /// <summary>W per problem, float64 [P, d, d] (no graph).</summary>
     public Tensor Matrix { get; }
 
-    /// <summary>Σ as a leaf and W computed from it (with graph), or null when x needs no gradient through W.</summary>
-    public Tensor? SigmaLeaf { get; }
-    public Tensor? MatrixGraph { get; }
+    /// <summary>dL/dW ↦ dL/dΣ per problem (float64 [P·d·d] both), or null when x needs no gradient through W.</summary>
+    public Func<double[], double[]>? PullBack { get; }
 
     /// <summary>Whether μ and W come from the batch (their gradients reach x).</summary>
     public bool BatchStatistics { get; }
@@ -188,9 +186,9 @@ internal sealed class WhiteningCall : FusedCall
             return (work, new[] { dgamma, dbetaTensor });
         }
         double[]? dSigma = null;
-        if (SigmaLeaf is not null && MatrixGraph is not null)
+        if (PullBack is not null)
         {
-            // dL/dW = γ_i·dW′[i, j] per problem, pulled back to dΣ through the matrix function's graph.
+            // dL/dW = γ_i·dW′[i, j] per problem, pulled back to dΣ through the matrix function.
             var dW = dWPrime;
             if (gamma is not null)
             {
@@ -201,7 +199,7 @@ internal sealed class WhiteningCall : FusedCall
                         for (long j = 0; j < d; j++)
                             dW[(q * d + i) * d + j] = dWPrime[(q * d + i) * d + j] * g[q % layout.G * d + i];
             }
-            dSigma = FusedKernels.Values(autograd.grad(new[] { MatrixGraph }, new[] { SigmaLeaf }, new[] { tensor(dW).reshape(MatrixGraph.shape) }, retain_graph: true)[0]);
+            dSigma = PullBack(dW);
         }
         // Per problem, row i: [W′ᵀ row i | M row i], and the bias −(W′ᵀ·ȳ)_i.
         var matrix = new T[p * d * 2 * d];
