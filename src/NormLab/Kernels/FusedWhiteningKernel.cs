@@ -66,17 +66,21 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
 
     /// <summary>
     /// W per problem, float64 [P, d, d], from Σ [P·d·d], and when <paramref name="needPullBack"/> the map
-    /// dL/dW ↦ dL/dΣ: IterNorm's iteration as float64 loops with its own reverse pass (<see cref="NewtonSchulzTape"/>);
-    /// every other operation by its matrix function on tensors, through the autograd graph kept from Σ as a leaf.
+    /// dL/dW ↦ dL/dΣ: IterNorm's and Cholesky whitening's as float64 loops with their own reverse pass
+    /// (<see cref="IMatrixTape"/>); PCA's and ZCA's by the matrix function on tensors, through the autograd
+    /// graph kept from Σ as a leaf.
     /// </summary>
     private static (Tensor Matrix, Func<double[], double[]>? PullBack) MatrixFunction(Whitening op, double[] covariance, WhiteningLayout layout, bool needPullBack)
     {
         long d = layout.D;
-        if (op is IterativeWhitening itn)
+        IMatrixTape? tape = op switch
         {
-            var tape = NewtonSchulzTape.Run(covariance, layout.Problems, d, itn.Iterations);
+            IterativeWhitening itn => NewtonSchulzTape.Run(covariance, layout.Problems, d, itn.Iterations),
+            CholeskyWhitening => CholeskyTape.Run(covariance, layout.Problems, d),
+            _ => null,
+        };
+        if (tape is not null)
             return (tensor(tape.Matrix).view(layout.Problems, d, d), needPullBack ? tape.PullBack : null);
-        }
         var sigma = tensor(covariance).view(layout.Problems, d, d);
         if (!needPullBack) return (op.WhiteningMatrix(sigma), null);
         using var _ = enable_grad();

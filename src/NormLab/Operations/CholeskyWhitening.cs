@@ -30,8 +30,11 @@ public sealed class CholeskyWhitening(double eps = 1e-3, WhiteningTrack track = 
     private static Tensor Factor(Tensor sigma)
     {
         var (l, info) = linalg.cholesky_ex(sigma);
-        if (info.max().item<int>() > 0)
-            throw new ArgumentException("cd whitening: the covariance is not positive definite; use eps > 0", "eps");
+        if (info.max().item<int>() > 0) throw NotPositiveDefinite();
         return l;
     }
+
+    /// <summary>The error for a covariance whose Cholesky factor does not exist.</summary>
+    internal static ArgumentException NotPositiveDefinite() =>
+        new("cd whitening: the covariance is not positive definite; use eps > 0", "eps");
 }
