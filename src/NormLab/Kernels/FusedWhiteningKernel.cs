@@ -10,21 +10,35 @@ namespace NormLab.Kernels;
 /// The fused CPU kernel for batch and instance whitening (PCA, ZCA, Cholesky, IterNorm on batch-group
 /// or group areas) with a per-channel γ/β. The mean is a fused float64 row pass; the centered copy and
 /// each block's Gram (x − μ)(x − μ)ᵀ one fused pass over the [N·G, d, S] blocks (<see cref="BlockGram"/>;
-/// without AVX-512 the centering pass and a LibTorch bmm); W the operation's own matrix function; and
-/// W·(x − μ)·γ + β a fused tiled pass written in place; see <see cref="WhiteningCall"/> for the backward.
+/// without AVX-512 the centering pass and a LibTorch bmm); W the operation's matrix function as float64 loops
+/// that keep their own reverse pass (<see cref="IMatrixTape"/>); and W·(x − μ)·γ + β a fused tiled pass written
+/// in place; see <see cref="WhiteningCall"/> for the backward.
 /// </summary>
-internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
+internal sealed class FusedWhiteningKernel(Whitening op, Func<double[], long, long, IMatrixTape> tape) : NormKernel
 {
     public override bool IsNative => false;
 
     /// <summary>The kernel for a layer's composition, or null when it has none.</summary>
     public static FusedWhiteningKernel? Match(Normalizer layer) =>
-        layer.Operation is Whitening op
+        layer.Operation is Whitening op && TapeOf(op) is { } tape
         && layer.Area is ReductionArea r and not Areas.LayerArea
         && r.Reduce.HasFlag(ViewAxes.Channel) && r.Reduce.HasFlag(ViewAxes.Space)
         && FusedKernels.AffineKindOf(layer.Recovery) is AffineKind.None or AffineKind.PerChannel
-            ? new FusedWhiteningKernel(op)
+            ? new FusedWhiteningKernel(op, tape)
             : null;
+
+    /// <summary>
+    /// The operation's matrix function as float64 loops with its own reverse pass, (Σ [P·d·d], P, d) ↦ tape;
+    /// null for a whitening operation other than the four built in, which then runs its composite.
+    /// </summary>
+    private static Func<double[], long, long, IMatrixTape>? TapeOf(Whitening op) => op switch
+    {
+        IterativeWhitening itn => (sigma, problems, d) => NewtonSchulzTape.Run(sigma, problems, d, itn.Iterations),
+        CholeskyWhitening => CholeskyTape.Run,
+        ZcaWhitening => EigenTape.Zca,
+        PcaWhitening => EigenTape.Pca,
+        _ => null,
+    };
 
     public override unsafe Tensor? TryForward(Normalizer layer, Tensor x, NormPass pass)
     {
@@ -54,7 +68,9 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
             mean = Means(xc, layout);
             var covariance = Covariance(CenterWithGram(xc, centered, mean, layout), layout, op.Eps);
             if (covariance is null) return null;
-            (matrix, pullBack) = MatrixFunction(op, covariance, layout, needPullBack: is_grad_enabled() && x.requires_grad);
+            var matrixTape = tape(covariance, layout.Problems, d);
+            matrix = tensor(matrixTape.Matrix).view(layout.Problems, d, d);
+            if (is_grad_enabled() && x.requires_grad) pullBack = matrixTape.PullBack;
             if (pass.Running is { } running)
                 running.Update(
                     ("mean", PopulationAverage(mean, layout, d)),
@@ -62,34 +78,6 @@ internal sealed class FusedWhiteningKernel(Whitening op) : NormKernel
         }
         var call = new WhiteningCall(layout, centered, mean, matrix.contiguous(), pullBack, batchStatistics: !pass.UseRunning) { Composite = FusedKernels.Composite(layer, pass) };
         return FusedFunction.Apply(call, xc, w, b);
-    }
-
-    /// <summary>
-    /// W per problem, float64 [P, d, d], from Σ [P·d·d], and when <paramref name="needPullBack"/> the map
-    /// dL/dW ↦ dL/dΣ: IterNorm's and Cholesky whitening's as float64 loops with their own reverse pass
-    /// (<see cref="IMatrixTape"/>); PCA's and ZCA's by the matrix function on tensors, through the autograd
-    /// graph kept from Σ as a leaf.
-    /// </summary>
-    private static (Tensor Matrix, Func<double[], double[]>? PullBack) MatrixFunction(Whitening op, double[] covariance, WhiteningLayout layout, bool needPullBack)
-    {
-        long d = layout.D;
-        IMatrixTape? tape = op switch
-        {
-            IterativeWhitening itn => NewtonSchulzTape.Run(covariance, layout.Problems, d, itn.Iterations),
-            CholeskyWhitening => CholeskyTape.Run(covariance, layout.Problems, d),
-            _ => null,
-        };
-        if (tape is not null)
-            return (tensor(tape.Matrix).view(layout.Problems, d, d), needPullBack ? tape.PullBack : null);
-        var sigma = tensor(covariance).view(layout.Problems, d, d);
-        if (!needPullBack) return (op.WhiteningMatrix(sigma), null);
-        using var _ = enable_grad();
-        // The small graph lives as long as the call that keeps this delegate (the autograd node keeps the
-        // call), not as long as the caller's dispose scope; the finalizer releases it with the node.
-        var leaf = sigma.detach().requires_grad_(true).DetachFromDisposeScope();
-        var graph = op.WhiteningMatrix(leaf).DetachFromDisposeScope();
-        return (graph.detach(), dW =>
-            FusedKernels.Values(autograd.grad(new[] { graph }, new[] { leaf }, new[] { tensor(dW).reshape(graph.shape) }, retain_graph: true)[0]));
     }
 
     /// <summary>

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace NormLab.Tests.Kernels;
 
 /// <summary>
-/// The whitening matrix functions run as loops (<see cref="NewtonSchulzTape"/>, <see cref="CholeskyTape"/>)
-/// against the composites' LibTorch ops on float64 tensors: W, and dL/dΣ against LibTorch's autograd through
+/// The whitening matrix functions run as loops (<see cref="NewtonSchulzTape"/>, <see cref="CholeskyTape"/>,
+/// <see cref="EigenTape"/> for ZCA and PCA) against the composites' LibTorch ops on float64 tensors: W, and dL/dΣ against LibTorch's autograd through
 /// the composite; plus finite differences of each pull-back, and their errors.
 /// </summary>
 public class MatrixTapeTests
@@ -23,12 +23,16 @@ public class MatrixTapeTests
     private static IMatrixTape Tape(string method, double[] sigma, long problems, long d, long iterations) => method switch
     {
         "itn" => NewtonSchulzTape.Run(sigma, problems, d, iterations),
+        "zca" => EigenTape.Zca(sigma, problems, d),
+        "pca" => EigenTape.Pca(sigma, problems, d),
         _ => CholeskyTape.Run(sigma, problems, d),
     };
 
     private static Whitening Composite(string method, long iterations) => method switch
     {
         "itn" => new IterativeWhitening(iterations),
+        "zca" => new ZcaWhitening(),
+        "pca" => new PcaWhitening(),
         _ => new CholeskyWhitening(),
     };
 
@@ -41,6 +45,14 @@ public class MatrixTapeTests
     [InlineData("cd", 3, 5, 0)]
     [InlineData("cd", 4, 16, 0)]
     [InlineData("cd", 2, 7, 0)]
+    [InlineData("zca", 1, 1, 0)]
+    [InlineData("zca", 3, 5, 0)]
+    [InlineData("zca", 4, 16, 0)]
+    [InlineData("zca", 2, 7, 0)]
+    [InlineData("pca", 1, 1, 0)]
+    [InlineData("pca", 3, 5, 0)]
+    [InlineData("pca", 4, 16, 0)]
+    [InlineData("pca", 2, 7, 0)]
     public void Matches_the_composite_and_its_autograd(string method, long problems, long d, long iterations)
     {
         using var scope = NewDisposeScope();
@@ -59,6 +71,8 @@ public class MatrixTapeTests
     [Theory]
     [InlineData("itn")]
     [InlineData("cd")]
+    [InlineData("zca")]
+    [InlineData("pca")]
     public void Pull_back_matches_finite_differences(string method)
     {
         const long problems = 2, d = 4, iterations = 3;
@@ -101,6 +115,8 @@ public class MatrixTapeTests
     [Theory]
     [InlineData("itn")]
     [InlineData("cd")]
+    [InlineData("zca")]
+    [InlineData("pca")]
     public void Rejects_sizes_that_do_not_match(string method)
     {
         var e = Assert.Throws<ArgumentException>(() => Tape(method, new double[10], 2, 2, 1));

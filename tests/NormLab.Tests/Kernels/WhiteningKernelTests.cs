@@ -3,6 +3,7 @@ using NormLab.Kernels;
 using NormLab.Tests.Support;
 using NormLab.Layers;
 using NormLab.Operations;
+using NormLab.Recoveries;
 using TorchSharp;
 using static TorchSharp.torch;
 using Layout = NormLab.Tests.Kernels.KernelHarness.Layout;
@@ -104,5 +105,30 @@ public class WhiteningKernelTests
         Assert.True(y.isnan().all().item<bool>(), "the output is not all NaN");
         foreach (var (name, buffer) in layer.named_buffers())
             TensorAssert.Close(before[name], buffer, 0, 0, $"buffer {name}");
+    }
+
+    /// <summary>A whitening operation outside the four built in: W = 2·Σ^(−1/2), written with tensor ops.</summary>
+    private sealed class DoubledZca() : Whitening(1e-3, WhiteningTrack.Matrix)
+    {
+        public override string Name => "doubled-zca";
+
+        protected override Tensor Matrix(Tensor sigma) => 2.0 * SymmetricEigen.InverseSqrt(sigma);
+    }
+
+    /// <summary>The fused kernel has a float64 tape for the four built-in matrix functions only; any other whitening runs its composite.</summary>
+    [Fact]
+    public void A_whitening_operation_without_a_tape_runs_its_composite()
+    {
+        nn.Module<Tensor, Tensor> Make() => new Normalizer("doubled", ReductionArea.BatchGroup(6, 2), new DoubledZca(),
+            AffineRecovery.PerChannel(6, true), trackRunningStats: true).to(ScalarType.Float64);
+        var reference = Make();
+        var layer = Make();
+        var x = new Rand(3).Normal(new long[] { 4, 6, 3, 3 });
+        Tensor expected, actual;
+        using (KernelPolicy.Use(KernelMode.Composite)) expected = reference.call(x);
+        long before = FusedKernels.Calls;
+        using (KernelPolicy.Use(KernelMode.Fused)) actual = layer.call(x);
+        Assert.Equal(before, FusedKernels.Calls);
+        TensorAssert.Close(expected, actual, 0, 0, "output");
     }
 }
