@@ -11,10 +11,10 @@ namespace NormLab.Kernels;
 /// or group areas) with a per-channel γ/β. The mean is a fused float64 row pass; the centered copy and
 /// each block's Gram (x − μ)(x − μ)ᵀ one fused pass over the [N·G, d, S] blocks (<see cref="BlockGram"/>;
 /// without AVX-512 the centering pass and a LibTorch bmm); W the operation's matrix function as float64 loops
-/// that keep their own reverse pass (<see cref="IMatrixTape"/>); and W·(x − μ)·γ + β a fused tiled pass written
+/// that keep their own reverse pass (<see cref="MatrixTape"/>); and W·(x − μ)·γ + β a fused tiled pass written
 /// in place; see <see cref="WhiteningCall"/> for the backward.
 /// </summary>
-internal sealed class FusedWhiteningKernel(Whitening op, Func<double[], long, long, IMatrixTape> tape) : NormKernel
+internal sealed class FusedWhiteningKernel(Whitening op, Func<double[], long, long, MatrixTape> tape) : NormKernel
 {
     public override bool IsNative => false;
 
@@ -31,7 +31,7 @@ internal sealed class FusedWhiteningKernel(Whitening op, Func<double[], long, lo
     /// The operation's matrix function as float64 loops with its own reverse pass, (Σ [P·d·d], P, d) ↦ tape;
     /// null for a whitening operation other than the four built in, which then runs its composite.
     /// </summary>
-    private static Func<double[], long, long, IMatrixTape>? TapeOf(Whitening op) => op switch
+    private static Func<double[], long, long, MatrixTape>? TapeOf(Whitening op) => op switch
     {
         IterativeWhitening itn => (sigma, problems, d) => NewtonSchulzTape.Run(sigma, problems, d, itn.Iterations),
         CholeskyWhitening => CholeskyTape.Run,

@@ -20,7 +20,7 @@ public class MatrixTapeTests
         return a.matmul(a.transpose(1, 2)) / (2 * d + 3) + 1e-3 * eye(d, dtype: ScalarType.Float64);
     }
 
-    private static IMatrixTape Tape(string method, double[] sigma, long problems, long d, long iterations) => method switch
+    private static MatrixTape Tape(string method, double[] sigma, long problems, long d, long iterations) => method switch
     {
         "itn" => NewtonSchulzTape.Run(sigma, problems, d, iterations),
         "zca" => EigenTape.Zca(sigma, problems, d),
@@ -36,23 +36,24 @@ public class MatrixTapeTests
         _ => new CholeskyWhitening(),
     };
 
+    private static readonly string[] Methods = { "itn", "cd", "zca", "pca" };
+
+    /// <summary>
+    /// Every method on: a 1 × 1 problem; three of 5 × 5; four of 16 × 16 (the default group, with IterNorm's
+    /// default T = 5); two of 7 × 7, not a multiple of the vector width (T = 9). T is IterNorm's only.
+    /// </summary>
+    public static TheoryData<string, long, long, long> Cases()
+    {
+        var data = new TheoryData<string, long, long, long>();
+        foreach (var (problems, d, iterations) in new[] { (1L, 1L, 1L), (3L, 5L, 1L), (4L, 16L, 5L), (2L, 7L, 9L) })
+            foreach (var method in Methods) data.Add(method, problems, d, iterations);
+        return data;
+    }
+
+    public static TheoryData<string> MethodNames => new(Methods);
+
     [Theory]
-    [InlineData("itn", 1, 1, 1)]   // a 1 × 1 problem: W = 1/√σ after any T
-    [InlineData("itn", 3, 5, 1)]
-    [InlineData("itn", 4, 16, 5)]  // IterNorm's default T at group 16
-    [InlineData("itn", 2, 7, 9)]   // d not a multiple of the vector width
-    [InlineData("cd", 1, 1, 0)]
-    [InlineData("cd", 3, 5, 0)]
-    [InlineData("cd", 4, 16, 0)]
-    [InlineData("cd", 2, 7, 0)]
-    [InlineData("zca", 1, 1, 0)]
-    [InlineData("zca", 3, 5, 0)]
-    [InlineData("zca", 4, 16, 0)]
-    [InlineData("zca", 2, 7, 0)]
-    [InlineData("pca", 1, 1, 0)]
-    [InlineData("pca", 3, 5, 0)]
-    [InlineData("pca", 4, 16, 0)]
-    [InlineData("pca", 2, 7, 0)]
+    [MemberData(nameof(Cases))]
     public void Matches_the_composite_and_its_autograd(string method, long problems, long d, long iterations)
     {
         using var scope = NewDisposeScope();
@@ -69,10 +70,7 @@ public class MatrixTapeTests
 
     /// <summary>Σ moves symmetrically (the Cholesky factor reads only its lower triangle), so entry (i, j) is checked against dΣ_ij + dΣ_ji.</summary>
     [Theory]
-    [InlineData("itn")]
-    [InlineData("cd")]
-    [InlineData("zca")]
-    [InlineData("pca")]
+    [MemberData(nameof(MethodNames))]
     public void Pull_back_matches_finite_differences(string method)
     {
         const long problems = 2, d = 4, iterations = 3;
@@ -113,10 +111,7 @@ public class MatrixTapeTests
     }
 
     [Theory]
-    [InlineData("itn")]
-    [InlineData("cd")]
-    [InlineData("zca")]
-    [InlineData("pca")]
+    [MemberData(nameof(MethodNames))]
     public void Rejects_sizes_that_do_not_match(string method)
     {
         var e = Assert.Throws<ArgumentException>(() => Tape(method, new double[10], 2, 2, 1));

@@ -14,29 +14,17 @@ namespace NormLab.Kernels.Cpu;
 /// float32, one process, alternating calls with caches scrubbed, medians of 110, two runs): fwd 5.81 → 5.60
 /// and 5.94 → 5.75 ms, bwd 9.28 → 8.94 and 9.81 → 9.33 ms, fwd+bwd 14.77 → 14.56 and 15.85 → 14.96 ms.
 /// </remarks>
-internal sealed unsafe class CholeskyTape : IMatrixTape
+internal sealed unsafe class CholeskyTape : MatrixTape
 {
-    private readonly long _problems, _d;
     private readonly double[] _factor;
 
-    private CholeskyTape(long problems, long d)
-    {
-        _problems = problems;
-        _d = d;
-        _factor = new double[problems * d * d];
-        Matrix = new double[problems * d * d];
-    }
-
-    /// <inheritdoc />
-    public double[] Matrix { get; }
+    private CholeskyTape(double[] sigma, long problems, long d) : base(sigma, problems, d) => _factor = new double[problems * d * d];
 
     /// <summary>Factors Σ, float64 [P·d·d], and inverts the factors.</summary>
     /// <exception cref="ArgumentException">a Σ is not positive definite (the composite's error).</exception>
     public static CholeskyTape Run(double[] sigma, long problems, long d)
     {
-        if (sigma.LongLength != problems * d * d)
-            throw new ArgumentException($"Σ holds {sigma.LongLength} values, expected {problems}·{d}·{d}", nameof(sigma));
-        var tape = new CholeskyTape(problems, d);
+        var tape = new CholeskyTape(sigma, problems, d);
         fixed (double* s = sigma, l = tape._factor, w = tape.Matrix)
             for (long q = 0; q < problems; q++)
             {
@@ -47,41 +35,33 @@ internal sealed unsafe class CholeskyTape : IMatrixTape
         return tape;
     }
 
-    /// <inheritdoc />
-    public double[] PullBack(double[] dW)
+    protected override int ScratchMatrices => 3;
+
+    protected override void PullBack(long q, double* gw, double* gs, double* s)
     {
-        long d = _d, dd = d * d;
-        if (dW.LongLength != _problems * dd)
-            throw new ArgumentException($"dW holds {dW.LongLength} values, expected {_problems}·{d}·{d}", nameof(dW));
-        var dSigma = new double[_problems * dd];
-        var scratch = new double[3 * dd];
-        fixed (double* l = _factor, w = Matrix, gw = dW, gs = dSigma, s = scratch)
+        long d = D, dd = d * d, o = q * dd;
+        double* t1 = s, t2 = s + dd, t3 = s + 2 * dd;
+        fixed (double* l = _factor, w = Matrix)
         {
-            double* t1 = s, t2 = s + dd, t3 = s + 2 * dd;
-            for (long q = 0; q < _problems; q++)
-            {
-                long o = q * dd;
-                // dL = tril(−Wᵀ·dW·Wᵀ): solve_triangular reads only L's lower triangle.
-                MultiplyTransposedA(w + o, gw + o, t1, d, t3);
-                MultiplyTransposedB(t1, w + o, t2, d, t3);
-                for (long i = 0; i < d; i++)
-                    for (long j = 0; j < d; j++)
-                        t2[i * d + j] = j <= i ? -t2[i * d + j] : 0.0;
-                // Φ from X = Lᵀ·dL: its lower triangle, mirrored, everything halved.
-                MultiplyTransposedA(l + o, t2, t1, d, t3);
-                for (long i = 0; i < d; i++)
-                    for (long j = 0; j <= i; j++)
-                    {
-                        double v = 0.5 * t1[i * d + j];
-                        t1[i * d + j] = v;
-                        if (j < i) t1[j * d + i] = v;
-                    }
-                // dΣ = Wᵀ·Φ·W.
-                MultiplyTransposedA(w + o, t1, t2, d, t3);
-                Multiply(t2, w + o, gs + o, d);
-            }
+            // dL = tril(−Wᵀ·dW·Wᵀ): solve_triangular reads only L's lower triangle.
+            MultiplyTransposedA(w + o, gw, t1, d, t3);
+            MultiplyTransposedB(t1, w + o, t2, d, t3);
+            for (long i = 0; i < d; i++)
+                for (long j = 0; j < d; j++)
+                    t2[i * d + j] = j <= i ? -t2[i * d + j] : 0.0;
+            // Φ from X = Lᵀ·dL: its lower triangle, mirrored, everything halved.
+            MultiplyTransposedA(l + o, t2, t1, d, t3);
+            for (long i = 0; i < d; i++)
+                for (long j = 0; j <= i; j++)
+                {
+                    double v = 0.5 * t1[i * d + j];
+                    t1[i * d + j] = v;
+                    if (j < i) t1[j * d + i] = v;
+                }
+            // dΣ = Wᵀ·Φ·W.
+            MultiplyTransposedA(w + o, t1, t2, d, t3);
+            Multiply(t2, w + o, gs, d);
         }
-        return dSigma;
     }
 
     /// <summary>L with L·Lᵀ = Σ (lower, zeros above); throws where a pivot is not positive, as <c>cholesky_ex</c> reports it.</summary>

@@ -17,21 +17,16 @@ namespace NormLab.Kernels.Cpu;
 /// medians of 110, two runs each): ZCA fwd 7.25 → 6.64 and 6.17 → 5.72 ms, bwd 10.69 → 10.71 and 9.18 → 8.67 ms,
 /// fwd+bwd 18.40 → 17.37 and 15.21 → 14.54 ms; PCA fwd+bwd 14.44 → 13.60 and 18.78 → 17.40 ms.
 /// </remarks>
-internal sealed unsafe class EigenTape : IMatrixTape
+internal sealed unsafe class EigenTape : MatrixTape
 {
     /// <summary>δ of the composite's regularized 1/(λⱼ − λᵢ): √eps of float64, times λ_max.</summary>
     private static readonly double Delta = Math.Sqrt(Math.ScaleB(1.0, -52));
 
-    private readonly long _problems, _d;
     private readonly bool _pca;
     private readonly double[] _u, _root, _lambdaMax;
 
-    private EigenTape(double[] sigma, long problems, long d, bool pca)
+    private EigenTape(double[] sigma, long problems, long d, bool pca) : base(sigma, problems, d)
     {
-        if (sigma.LongLength != problems * d * d)
-            throw new ArgumentException($"Σ holds {sigma.LongLength} values, expected {problems}·{d}·{d}", nameof(sigma));
-        _problems = problems;
-        _d = d;
         _pca = pca;
         using (NewDisposeScope())
         using (no_grad())
@@ -50,7 +45,6 @@ internal sealed unsafe class EigenTape : IMatrixTape
         for (long q = 0; q < problems; q++)
             for (long i = 0; i < d; i++)
                 _lambdaMax[q] = Math.Max(_lambdaMax[q], _root[q * d + i] * _root[q * d + i]);
-        Matrix = new double[problems * d * d];
         fixed (double* pu = _u, pr = _root, w = Matrix)
             for (long q = 0; q < problems; q++)
             {
@@ -76,54 +70,44 @@ internal sealed unsafe class EigenTape : IMatrixTape
     /// <summary>PCA: W = Λ^(−1/2)·Uᵀ of each Σ, rows by decreasing eigenvalue.</summary>
     public static EigenTape Pca(double[] sigma, long problems, long d) => new(sigma, problems, d, pca: true);
 
-    /// <inheritdoc />
-    public double[] Matrix { get; }
+    protected override int ScratchMatrices => 3;
 
-    /// <inheritdoc />
-    public double[] PullBack(double[] dW)
+    protected override void PullBack(long q, double* gw, double* gs, double* s)
     {
-        long d = _d, dd = d * d;
-        if (dW.LongLength != _problems * dd)
-            throw new ArgumentException($"dW holds {dW.LongLength} values, expected {_problems}·{d}·{d}", nameof(dW));
-        var dSigma = new double[_problems * dd];
-        var scratch = new double[3 * dd];
-        fixed (double* pu = _u, pr = _root, gw = dW, gs = dSigma, s = scratch)
+        long d = D, dd = d * d;
+        double* t1 = s, t2 = s + dd, t3 = s + 2 * dd;
+        fixed (double* pu = _u, pr = _root)
         {
-            double* t1 = s, t2 = s + dd, t3 = s + 2 * dd;
-            for (long q = 0; q < _problems; q++)
+            double* uq = pu + q * dd, rq = pr + q * d;
+            if (_pca)
             {
-                double* uq = pu + q * dd, rq = pr + q * d;
-                if (_pca)
-                {
-                    // H = dW·U; Y_ij = K_ij·H_ji/√λⱼ, Y_ii = −½·λᵢ^(−3/2)·H_ii.
-                    Multiply(gw + q * dd, uq, t1, d);
-                    double scale = _lambdaMax[q] * Delta;
-                    for (long i = 0; i < d; i++)
-                        for (long j = 0; j < d; j++)
+                // H = dW·U; Y_ij = K_ij·H_ji/√λⱼ, Y_ii = −½·λᵢ^(−3/2)·H_ii.
+                Multiply(gw, uq, t1, d);
+                double scale = _lambdaMax[q] * Delta;
+                for (long i = 0; i < d; i++)
+                    for (long j = 0; j < d; j++)
+                    {
+                        if (i == j)
                         {
-                            if (i == j)
-                            {
-                                t2[i * d + i] = -0.5 * t1[i * d + i] / (rq[i] * rq[i] * rq[i]);
-                                continue;
-                            }
-                            double gap = rq[j] * rq[j] - rq[i] * rq[i];
-                            t2[i * d + j] = gap / (gap * gap + scale * scale) * t1[j * d + i] / rq[j];
+                            t2[i * d + i] = -0.5 * t1[i * d + i] / (rq[i] * rq[i] * rq[i]);
+                            continue;
                         }
-                }
-                else
-                {
-                    // Y = F ∘ (Uᵀ·dW·U).
-                    MultiplyTransposedA(uq, gw + q * dd, t3, d, t1);
-                    Multiply(t3, uq, t2, d);
-                    for (long i = 0; i < d; i++)
-                        for (long j = 0; j < d; j++)
-                            t2[i * d + j] *= -1.0 / (rq[i] * rq[j] * (rq[i] + rq[j]));
-                }
-                // dΣ = U·Y·Uᵀ.
-                Multiply(uq, t2, t1, d);
-                MultiplyTransposedB(t1, uq, gs + q * dd, d, t3);
+                        double gap = rq[j] * rq[j] - rq[i] * rq[i];
+                        t2[i * d + j] = gap / (gap * gap + scale * scale) * t1[j * d + i] / rq[j];
+                    }
             }
+            else
+            {
+                // Y = F ∘ (Uᵀ·dW·U).
+                MultiplyTransposedA(uq, gw, t3, d, t1);
+                Multiply(t3, uq, t2, d);
+                for (long i = 0; i < d; i++)
+                    for (long j = 0; j < d; j++)
+                        t2[i * d + j] *= -1.0 / (rq[i] * rq[j] * (rq[i] + rq[j]));
+            }
+            // dΣ = U·Y·Uᵀ.
+            Multiply(uq, t2, t1, d);
+            MultiplyTransposedB(t1, uq, gs, d, t3);
         }
-        return dSigma;
     }
 }

@@ -5,7 +5,7 @@ namespace NormLab.Kernels.Cpu;
 
 /// <summary>
 /// Products of small square float64 matrices (d × d, row-major), for the whitening matrix functions that
-/// run as loops (<see cref="IMatrixTape"/>): rows of the right factor and of the result four at a time.
+/// run as loops (<see cref="MatrixTape"/>): rows of the right factor and of the result four at a time.
 /// </summary>
 internal static unsafe class SmallMatrix
 {
