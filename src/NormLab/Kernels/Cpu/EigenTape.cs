@@ -23,7 +23,7 @@ internal sealed unsafe class EigenTape : MatrixTape
     private static readonly double Delta = Math.Sqrt(Math.ScaleB(1.0, -52));
 
     private readonly bool _pca;
-    private readonly double[] _u, _root, _lambdaMax;
+    private readonly double[] _u, _root;
 
     private EigenTape(double[] sigma, long problems, long d, bool pca) : base(sigma, problems, d)
     {
@@ -41,10 +41,6 @@ internal sealed unsafe class EigenTape : MatrixTape
             _root = lambda.clamp_min(finfo(ScalarType.Float64).tiny).sqrt().contiguous().data<double>().ToArray();
             _u = u.contiguous().data<double>().ToArray();
         }
-        _lambdaMax = new double[problems];
-        for (long q = 0; q < problems; q++)
-            for (long i = 0; i < d; i++)
-                _lambdaMax[q] = Math.Max(_lambdaMax[q], _root[q * d + i] * _root[q * d + i]);
         fixed (double* pu = _u, pr = _root, w = Matrix)
             for (long q = 0; q < problems; q++)
             {
@@ -83,7 +79,9 @@ internal sealed unsafe class EigenTape : MatrixTape
             {
                 // H = dW·U; Y_ij = K_ij·H_ji/√λⱼ, Y_ii = −½·λᵢ^(−3/2)·H_ii.
                 Multiply(gw, uq, t1, d);
-                double scale = _lambdaMax[q] * Delta;
+                double lambdaMax = 0;
+                for (long i = 0; i < d; i++) lambdaMax = Math.Max(lambdaMax, rq[i] * rq[i]);
+                double scale = lambdaMax * Delta;
                 for (long i = 0; i < d; i++)
                     for (long j = 0; j < d; j++)
                     {
