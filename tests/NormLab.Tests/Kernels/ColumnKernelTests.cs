@@ -13,9 +13,9 @@ namespace NormLab.Tests.Kernels;
 /// against the composite: float64 to 1e-10, float32 to 1e-4, tiles not a multiple of the vector width,
 /// positions spanning several tiles, a single position, channel groups, strided inputs.
 /// </summary>
-public class ColumnKernelTests
+public class ColumnKernelTests : KernelCaseTests<ColumnKernelTests>, IKernelCases
 {
-    private static readonly Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> Cases = new()
+    public static IReadOnlyDictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> All { get; } = new Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)>
     {
         ["pn"] = (() => StandardNorms.PositionalNorm(5), new long[] { 3, 5, 7, 9 }),
         ["pn-affine-biased-two-tiles"] = (() => StandardNorms.PositionalNorm(6, affine: true, unbiased: false), new long[] { 2, 6, 1100 }),
@@ -25,24 +25,6 @@ public class ColumnKernelTests
         ["rms-over-channels"] = (() => new Normalizer("PositionalRms", ReductionArea.Positional(4), new Scaling(1e-6),
             new IdentityRecovery()), new long[] { 2, 4, 3, 7 }),
     };
-
-    public static TheoryData<string> Names => new(Cases.Keys);
-
-    [Theory]
-    [MemberData(nameof(Names))]
-    public void Fused_matches_composite_in_float64(string name)
-    {
-        var (make, shape) = Cases[name];
-        KernelHarness.Compare(make, shape, ScalarType.Float64);
-    }
-
-    [Theory]
-    [MemberData(nameof(Names))]
-    public void Fused_matches_composite_in_float32(string name)
-    {
-        var (make, shape) = Cases[name];
-        KernelHarness.Compare(make, shape, ScalarType.Float32);
-    }
 
     [Theory]
     [InlineData(Layout.ChannelsLast)]

@@ -14,9 +14,9 @@ namespace NormLab.Tests.Kernels;
 /// gradients, running statistics after three training steps, and eval. Shapes are odd on purpose:
 /// rows not a multiple of the vector width, single-element rows and statistics, strided inputs.
 /// </summary>
-public class RowKernelTests
+public class RowKernelTests : KernelCaseTests<RowKernelTests>, IKernelCases
 {
-    private static readonly Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> Cases = new()
+    public static IReadOnlyDictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> All { get; } = new Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)>
     {
         ["bn2d"] = (() => StandardNorms.BatchNorm2d(5), new long[] { 3, 5, 7, 9 }),
         ["bn2d-momentum-null"] = (() => StandardNorms.BatchNorm2d(3, momentum: null), new long[] { 4, 3, 5, 3 }),
@@ -47,24 +47,6 @@ public class RowKernelTests
         ["per-channel-over-batch-space"] = (() => new Normalizer("BatchSpace", new ReductionArea(6, 2, ViewAxes.Batch | ViewAxes.Space), new Standardization(),
             AffineRecovery.PerChannel(6), trackRunningStats: true), new long[] { 3, 6, 5, 2 }),
     };
-
-    public static TheoryData<string> Names => new(Cases.Keys);
-
-    [Theory]
-    [MemberData(nameof(Names))]
-    public void Fused_matches_composite_in_float64(string name)
-    {
-        var (make, shape) = Cases[name];
-        KernelHarness.Compare(make, shape, ScalarType.Float64);
-    }
-
-    [Theory]
-    [MemberData(nameof(Names))]
-    public void Fused_matches_composite_in_float32(string name)
-    {
-        var (make, shape) = Cases[name];
-        KernelHarness.Compare(make, shape, ScalarType.Float32);
-    }
 
     [Theory]
     [InlineData("bn2d", Layout.ChannelsLast)]

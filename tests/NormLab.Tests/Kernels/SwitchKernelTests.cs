@@ -9,33 +9,15 @@ namespace NormLab.Tests.Kernels;
 /// The fused switchable-normalization kernel against the composite: outputs, input gradients, the
 /// gradients of γ, β and both sets of mixing logits, the running BN moments, and eval with them.
 /// </summary>
-public class SwitchKernelTests
+public class SwitchKernelTests : KernelCaseTests<SwitchKernelTests>, IKernelCases
 {
-    private static readonly Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> Cases = new()
+    public static IReadOnlyDictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> All { get; } = new Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)>
     {
         ["sn"] = (() => MultiModeNorms.SwitchNorm(5), new long[] { 3, 5, 7, 9 }),
         ["sn-no-bn"] = (() => MultiModeNorms.SwitchNorm(4, using_bn: false, affine: false), new long[] { 2, 4, 3, 5 }),
         ["sn-3d-cumulative"] = (() => MultiModeNorms.SwitchNorm(3, momentum: null, rank: 3), new long[] { 4, 3, 11 }),
         ["sn-5d"] = (() => MultiModeNorms.SwitchNorm(2, rank: 5), new long[] { 2, 2, 3, 2, 3 }),
     };
-
-    public static TheoryData<string> Names => new(Cases.Keys);
-
-    [Theory]
-    [MemberData(nameof(Names))]
-    public void Fused_matches_composite_in_float64(string name)
-    {
-        var (make, shape) = Cases[name];
-        KernelHarness.Compare(make, shape, ScalarType.Float64);
-    }
-
-    [Theory]
-    [MemberData(nameof(Names))]
-    public void Fused_matches_composite_in_float32(string name)
-    {
-        var (make, shape) = Cases[name];
-        KernelHarness.Compare(make, shape, ScalarType.Float32);
-    }
 
     [Fact]
     public void Fused_takes_channels_last_inputs()

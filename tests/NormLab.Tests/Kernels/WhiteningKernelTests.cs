@@ -16,9 +16,9 @@ namespace NormLab.Tests.Kernels;
 /// function, γ and β gradients, running mean and matrix, and eval with them. Sample counts are not a
 /// multiple of the vector width or the tile.
 /// </summary>
-public class WhiteningKernelTests
+public class WhiteningKernelTests : KernelCaseTests<WhiteningKernelTests>, IKernelCases
 {
-    private static readonly Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> Cases = new()
+    public static IReadOnlyDictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)> All { get; } = new Dictionary<string, (Func<nn.Module<Tensor, Tensor>> Make, long[] Shape)>
     {
         ["zca"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 6, group: 3), new long[] { 4, 6, 5, 3 }),
         ["pca"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Pca, 4, group: 2), new long[] { 5, 4, 3, 3 }),
@@ -31,26 +31,8 @@ public class WhiteningKernelTests
         ["iw-itn-track"] = (() => WhiteningNorms.InstanceWhitening(WhiteningMethod.IterNorm, 4, group: 2, track_running_stats: true), new long[] { 3, 4, 5, 4 }),
     };
 
-    public static TheoryData<string> Names => new(Cases.Keys);
-
     /// <summary>Eigenvector signs of PCA are not stable under float32 rounding, so float32 runs the other methods.</summary>
-    public static TheoryData<string> Float32Names => new(Cases.Keys.Where(k => k != "pca"));
-
-    [Theory]
-    [MemberData(nameof(Names))]
-    public void Fused_matches_composite_in_float64(string name)
-    {
-        var (make, shape) = Cases[name];
-        KernelHarness.Compare(make, shape, ScalarType.Float64);
-    }
-
-    [Theory]
-    [MemberData(nameof(Float32Names))]
-    public void Fused_matches_composite_in_float32(string name)
-    {
-        var (make, shape) = Cases[name];
-        KernelHarness.Compare(make, shape, ScalarType.Float32);
-    }
+    public static IEnumerable<string> NotInFloat32 => ["pca"];
 
     [Fact]
     public void Fused_takes_channels_last_inputs()
