@@ -14,7 +14,7 @@ namespace NormLab.Tests.Kernels;
 /// The fused whitening kernel (batch and instance whitening, every matrix function, both running
 /// estimates) against the composite: outputs, input gradients through the covariance and the matrix
 /// function, γ and β gradients, running mean and matrix, and eval with them. Sample counts are not a
-/// multiple of the vector width or the tile.
+/// multiple of the vector width or the tile, and one block is long enough for the copy's prefetched tiles.
 /// </summary>
 public class WhiteningKernelTests : KernelCaseTests<WhiteningKernelTests>, IKernelCases
 {
@@ -27,6 +27,7 @@ public class WhiteningKernelTests : KernelCaseTests<WhiteningKernelTests>, IKern
         ["zca-cov-cumulative"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 6, group: 2, momentum: null, track: WhiteningTrack.Covariance), new long[] { 4, 6, 3, 5 }),
         ["zca-group-1-no-affine"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 3, group: 1, affine: false), new long[] { 4, 3, 3, 3 }),
         ["zca-two-tiles"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 4, group: 4), new long[] { 2, 4, 70 }),
+        ["zca-prefetched-tiles"] = (() => WhiteningNorms.BatchWhitening(WhiteningMethod.Zca, 4, group: 4), new long[] { 2, 4, 1500 }),
         ["iw-zca"] = (() => WhiteningNorms.InstanceWhitening(WhiteningMethod.Zca, 6, group: 3), new long[] { 3, 6, 7, 5 }),
         ["iw-itn-track"] = (() => WhiteningNorms.InstanceWhitening(WhiteningMethod.IterNorm, 4, group: 2, track_running_stats: true), new long[] { 3, 4, 5, 4 }),
     };

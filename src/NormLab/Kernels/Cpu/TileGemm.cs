@@ -10,10 +10,19 @@ namespace NormLab.Kernels.Cpu;
 /// output may overwrite either source in place. Whitening's forward (W·xc + β) and backward
 /// (Wᵀ·dy + M·xc) are both this operation.
 /// </summary>
+/// <remarks>
+/// The float32 copy prefetches each source row <see cref="PrefetchTiles"/> tiles ahead: a block's 16 or 32 rows,
+/// 4·S bytes apart, are more streams than the hardware prefetcher follows. ZCA fwd+bwd on [32,64,56,56], group
+/// 16, in one process with alternating calls (medians of 110): 0.934–0.948× the time without it at 4 tiles
+/// ahead (two runs), 0.936–0.991× at 2 and 0.946–0.990× at 8.
+/// </remarks>
 internal static unsafe class TileGemm
 {
     /// <summary>Samples per tile (a multiple of 32).</summary>
     public const int Tile = 256;
+
+    /// <summary>How many tiles ahead the copy prefetches each source row.</summary>
+    private const int PrefetchTiles = 4;
 
     /// <summary>
     /// Applies <paramref name="m"/> (d × K row-major, K = d or 2d) to the rows of <paramref name="first"/>
@@ -43,6 +52,14 @@ internal static unsafe class TileGemm
                 float* src = (r < d ? first + r * stride : second + (r - d) * stride) + s0;
                 float* dst = scratch + r * Tile;
                 long i = 0;
+                // 16 or 32 rows 4·S bytes apart are more streams than the hardware prefetcher follows.
+                if (s0 + (PrefetchTiles + 1) * Tile <= length)
+                    for (; i + 16 <= vectors; i += 16)
+                    {
+                        RowMath.Prefetch((byte*)(src + PrefetchTiles * Tile + i));
+                        Vector256.Store(Vector256.Load(src + i), dst + i);
+                        Vector256.Store(Vector256.Load(src + i + 8), dst + i + 8);
+                    }
                 for (; i < vectors; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
                 for (; i < n; i++) dst[i] = src[i];
             }
