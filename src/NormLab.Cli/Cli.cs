@@ -18,7 +18,7 @@ public static class Cli
         ("step", "normlab step --optim SPEC --param NAME=P.npy ... --grad NAME=G.npy ... [--state NAME.KEY=FILE.npy ...] [--step-count T] --out DIR", StepCommand.Run),
         ("catalogue", "normlab catalogue [--only NAMES] [--markdown] [--json FILE]   (the bad-input catalogue over every registry entry; docs/RELIABILITY.md)", CatalogueCommand.Run),
         ("memcheck", "normlab memcheck [--steps 3000] [--hvp 1000] [--norms bn,gn(groups=4),weight:wn,...] [--json FILE]   (fails when resident memory grows by 50 MB or more)", MemcheckCommand.Run),
-        ("bench", "normlab bench [--only SPECS] [--shape N,C,H,W] [--threads K] [--repeat R] [--json FILE]", BenchCommand.Run),
+        ("bench", "normlab bench [--only SPECS] [--shape N,C,H,W] [--threads K] [--repeat R] [--reference SPEC] [--json FILE]", BenchCommand.Run),
     };
 
     /// <summary>Runs a command line; returns the exit code (0 success, 1 failure, 2 usage error).</summary>

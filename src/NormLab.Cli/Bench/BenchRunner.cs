@@ -4,8 +4,12 @@ using static TorchSharp.torch;
 
 namespace NormLab.Cli.Bench;
 
-/// <summary>One row of the benchmark: medians in milliseconds for one spec, shape and pass, and the copy bandwidth timed alongside (which sets the floor).</summary>
-internal sealed record BenchRow(string Spec, long[] Shape, BenchPass Pass, double NormLabMs, double? NativeMs, double CompositeMs, double FloorMs, double CopyGbps);
+/// <summary>
+/// One row of the benchmark: medians in milliseconds for one spec, shape and pass, the copy bandwidth timed alongside
+/// (which sets the floor), and the reference normalizer's time on the same shape in the same repetitions (or null).
+/// </summary>
+internal sealed record BenchRow(string Spec, long[] Shape, BenchPass Pass, double NormLabMs, double? NativeMs, double CompositeMs, double FloorMs, double CopyGbps,
+    double? ReferenceMs = null);
 
 /// <summary>
 /// Times forward, backward and forward+backward of each target's implementations, interleaved within
@@ -31,18 +35,21 @@ internal static class BenchRunner
     /// each agree within 30%. On these VMs the first runs fault in fresh pages for every new buffer
     /// size, which takes several runs. Each repetition runs the implementations and the copy
     /// <paramref name="probe"/> in turn, starting with a different one each time; the row's floor comes
-    /// from that probe's median, so the floor and the times see the same load on the machine.
+    /// from that probe's median, so the floor and the times see the same load on the machine. With a
+    /// <paramref name="reference"/> (another normalizer's target on the same shape), its NormLab implementation
+    /// is one more item of every repetition, so a ratio between two normalizers sees the same load too.
     /// </summary>
-    public static IEnumerable<BenchRow> Run(BenchTarget target, int warmup, int repeat, CopyProbe probe, Generator generator)
+    public static IEnumerable<BenchRow> Run(BenchTarget target, int warmup, int repeat, CopyProbe probe, Generator generator, BenchTarget? reference = null)
     {
         using var dy = randn(target.Input.shape, target.Input.dtype, generator: generator);
-        var implementations = new List<Func<Tensor, Tensor>> { target.NormLab, target.Composite };
-        if (target.Native is { } native) implementations.Add(native);
+        var implementations = new List<(Func<Tensor, Tensor> F, BenchTarget Of)> { (target.NormLab, target), (target.Composite, target) };
+        if (target.Native is { } native) implementations.Add((native, target));
+        if (reference is not null) implementations.Add((reference.NormLab, reference));
         foreach (var pass in new[] { BenchPass.Forward, BenchPass.Backward, BenchPass.ForwardBackward })
         {
             // Item k < implementations.Count times implementation k; the last item is the copy probe.
             int items = implementations.Count + 1;
-            double TimeItem(int k) => k < implementations.Count ? Time(implementations[k], target, pass, dy) : probe.Time();
+            double TimeItem(int k) => k < implementations.Count ? Time(implementations[k].F, implementations[k].Of, pass, dy) : probe.Time();
             var warm = Enumerable.Range(0, items).Select(_ => new List<double>()).ToArray();
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < MaxWarmup; i++)
@@ -60,7 +67,8 @@ internal static class BenchRunner
             double copyGbps = probe.Gbps(Median(times[items - 1]));
             yield return new BenchRow(target.Spec, target.Shape, pass, Median(times[0]),
                 target.Native is null ? null : Median(times[2]), Median(times[1]),
-                target.FloorBytes(pass) / (copyGbps * 1e9) * 1e3, copyGbps);
+                target.FloorBytes(pass) / (copyGbps * 1e9) * 1e3, copyGbps,
+                reference is null ? null : Median(times[items - 2]));
         }
     }
 

@@ -8,7 +8,8 @@ namespace NormLab.Cli.Commands;
 /// <summary>
 /// <c>normlab bench</c>: times forward, backward and forward+backward of every registry normalizer
 /// (NormLab's automatic kernel choice, LibTorch's native op where one exists, the composite reference)
-/// and compares them with the memory-bandwidth floor measured in the same run.
+/// and compares them with the memory-bandwidth floor measured in the same run. <c>--reference SPEC</c> also
+/// times that normalizer in every row's repetitions, for ratios between normalizers (whitening against BN).
 /// </summary>
 internal static class BenchCommand
 {
@@ -20,12 +21,14 @@ internal static class BenchCommand
         long threads = cl.GetLong("threads") ?? get_num_threads();
         long repeat = cl.GetLong("repeat") ?? 10;
         string? jsonPath = cl.Get("json");
+        string? referenceSpec = cl.Get("reference");
         cl.EnsureAllUsed();
         if (threads < 1) throw new UsageException($"bench: --threads must be at least 1, got {threads}");
         if (repeat < 1) throw new UsageException($"bench: --repeat must be at least 1, got {repeat}");
         var shape = shapeText is null ? null : ParseShape(shapeText);
         var specs = only is null ? null : SplitSpecs(only);
         specs?.ForEach(BenchTargets.Check);
+        if (referenceSpec is not null) BenchTargets.Check(referenceSpec);
         if (jsonPath is not null) CheckWritable(jsonPath);
 
         var cases = specs is null
@@ -39,8 +42,9 @@ internal static class BenchCommand
             int warmup = repeat == 1 ? 1 : 3;
             var generator = new Generator(2024);
             using var probe = new CopyProbe();
-            BenchReport.Header(stdout, BenchRunner.CopyBandwidth(probe, warmup, (int)Math.Max(repeat, 5)), (int)threads, (int)repeat);
+            BenchReport.Header(stdout, BenchRunner.CopyBandwidth(probe, warmup, (int)Math.Max(repeat, 5)), (int)threads, (int)repeat, referenceSpec);
             var rows = new List<BenchRow>();
+            using var references = new ReferenceTargets(referenceSpec, generator, stdout);
             foreach (var (spec, caseShape) in cases)
             {
                 BenchTarget target;
@@ -54,7 +58,7 @@ internal static class BenchCommand
                     continue;
                 }
                 using (target)
-                    foreach (var row in BenchRunner.Run(target, warmup, (int)repeat, probe, generator))
+                    foreach (var row in BenchRunner.Run(target, warmup, (int)repeat, probe, generator, references.For(caseShape)))
                     {
                         rows.Add(row);
                         BenchReport.Line(stdout, row);
@@ -62,7 +66,7 @@ internal static class BenchCommand
             }
             if (jsonPath is not null)
             {
-                AtomicFile.WriteText(jsonPath, BenchReport.Json(rows));
+                AtomicFile.WriteText(jsonPath, BenchReport.Json(rows, referenceSpec));
                 stdout.WriteLine($"bench: wrote {jsonPath}");
             }
             return 0;
@@ -70,6 +74,35 @@ internal static class BenchCommand
         finally
         {
             set_num_threads(previousThreads);
+        }
+    }
+
+    /// <summary>The reference normalizer's target per shape, built on first use; null where there is no reference or it cannot run on a shape.</summary>
+    private sealed class ReferenceTargets(string? spec, Generator generator, TextWriter stdout) : IDisposable
+    {
+        private readonly Dictionary<string, BenchTarget?> _byShape = new();
+
+        public BenchTarget? For(long[] shape)
+        {
+            if (spec is null) return null;
+            string key = string.Join(",", shape);
+            if (_byShape.TryGetValue(key, out var known)) return known;
+            BenchTarget? target = null;
+            try
+            {
+                target = BenchTargets.Create(spec, shape, generator);
+            }
+            catch (ArgumentException e)
+            {
+                stdout.WriteLine($"reference {spec} skipped on [{key}]: {Cli.OneLine(e.Message)}");
+            }
+            _byShape[key] = target;
+            return target;
+        }
+
+        public void Dispose()
+        {
+            foreach (var target in _byShape.Values) target?.Dispose();
         }
     }
 

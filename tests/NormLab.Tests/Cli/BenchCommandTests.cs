@@ -5,7 +5,8 @@ namespace NormLab.Tests.Cli;
 
 /// <summary>
 /// <c>normlab bench</c> end to end on a tiny shape with one repetition: the table and the JSON have the
-/// documented structure (no timing is asserted), and bad options fail with one-line messages.
+/// documented structure, with and without a reference normalizer (no timing is asserted), and bad options
+/// fail with one-line messages.
 /// </summary>
 public class BenchCommandTests
 {
@@ -48,6 +49,29 @@ public class BenchCommandTests
         Assert.Equal(1.5, Bytes(bwd) / Bytes(fwd), 6);
     }
 
+    /// <summary>With --reference, every row also times that normalizer on its shape; the JSON names it and gives reference_ms per row.</summary>
+    [Fact]
+    public void A_reference_normalizer_is_timed_in_every_row()
+    {
+        using var dir = new CliRunner.TempDir();
+        var r = CliRunner.Run("bench", "--only", "zca(group=2),ws", "--reference", "bn", "--shape", "3,4,5,5", "--repeat", "1", "--threads", "1", "--json", dir["bench.json"]);
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Contains("ref ms", r.Out);
+        Assert.Contains("ref = bn's NormLab time", r.Out);
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(dir["bench.json"]));
+        var root = doc.RootElement;
+        Assert.Equal(new[] { "copy_gbps", "reference", "rows" }, root.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal("bn", root.GetProperty("reference").GetString());
+        var rows = root.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(6, rows.Count);
+        foreach (var row in rows)
+        {
+            Assert.Equal("reference_ms", row.EnumerateObject().Last().Name);
+            Assert.True(row.GetProperty("reference_ms").GetDouble() > 0);
+        }
+    }
+
     [Theory]
     [InlineData("bench: --repeat must be at least 1, got 0", "--repeat", "0")]
     [InlineData("bench: --threads must be at least 1, got 0", "--threads", "0")]
@@ -56,6 +80,8 @@ public class BenchCommandTests
     [InlineData("bench: --only has an empty spec in 'bn,,gn'", "--only", "bn,,gn")]
     [InlineData("'adain' is a conditional normalizer; bench times plain normalizers and ws", "--only", "adain")]
     [InlineData("unknown normalizer 'nope'", "--only", "nope")]
+    [InlineData("unknown normalizer 'nope'", "--reference", "nope")]
+    [InlineData("'film' is a conditional normalizer; bench times plain normalizers and ws", "--reference", "film")]
     [InlineData("bench: unknown option --fast", "--fast", "1")]
     public void Bad_options_fail_with_a_usage_error_on_one_line(string fragment, params string[] args)
     {
