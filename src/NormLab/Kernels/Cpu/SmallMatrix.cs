@@ -43,6 +43,7 @@ internal static unsafe class SmallMatrix
         Multiply(a, scratch, c, d, accumulate);
     }
 
+    /// <summary>to = fromᵀ (d × d; the two must not overlap).</summary>
     public static void Transpose(double* from, double* to, long d)
     {
         for (long i = 0; i < d; i++)
