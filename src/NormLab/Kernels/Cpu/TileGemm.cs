@@ -16,7 +16,7 @@ namespace NormLab.Kernels.Cpu;
 /// ZCA fwd+bwd on [32,64,56,56], group 16, to 0.934–0.948× the time without it at 4 tiles ahead (0.936–0.991× at
 /// 2, 0.946–0.990× at 8; one process with alternating calls, medians of 110). Spread over the FMA loops instead
 /// (<see cref="SpreadPrefetch"/>), memory also works while the FMAs run: a further 0.939× for ZCA and 0.925×
-/// for IterNorm (0.947× and 0.949× at 2 tiles ahead).
+/// for IterNorm (ZCA 0.949× at 2 tiles ahead).
 /// </remarks>
 internal static unsafe class TileGemm
 {
