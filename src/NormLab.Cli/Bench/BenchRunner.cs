@@ -42,9 +42,19 @@ internal static class BenchRunner
     public static IEnumerable<BenchRow> Run(BenchTarget target, int warmup, int repeat, CopyProbe probe, Generator generator, BenchTarget? reference = null)
     {
         using var dy = randn(target.Input.shape, target.Input.dtype, generator: generator);
+        const int normLabItem = 0, compositeItem = 1;
         var implementations = new List<(Func<Tensor, Tensor> F, BenchTarget Of)> { (target.NormLab, target), (target.Composite, target) };
-        if (target.Native is { } native) implementations.Add((native, target));
-        if (reference is not null) implementations.Add((reference.NormLab, reference));
+        int? nativeItem = null, referenceItem = null;
+        if (target.Native is { } native)
+        {
+            nativeItem = implementations.Count;
+            implementations.Add((native, target));
+        }
+        if (reference is not null)
+        {
+            referenceItem = implementations.Count;
+            implementations.Add((reference.NormLab, reference));
+        }
         foreach (var pass in new[] { BenchPass.Forward, BenchPass.Backward, BenchPass.ForwardBackward })
         {
             // Item k < implementations.Count times implementation k; the last item is the copy probe.
@@ -65,10 +75,10 @@ internal static class BenchRunner
                     times[k].Add(TimeItem(k));
                 }
             double copyGbps = probe.Gbps(Median(times[items - 1]));
-            yield return new BenchRow(target.Spec, target.Shape, pass, Median(times[0]),
-                target.Native is null ? null : Median(times[2]), Median(times[1]),
+            yield return new BenchRow(target.Spec, target.Shape, pass, Median(times[normLabItem]),
+                nativeItem is { } n ? Median(times[n]) : null, Median(times[compositeItem]),
                 target.FloorBytes(pass) / (copyGbps * 1e9) * 1e3, copyGbps,
-                reference is null ? null : Median(times[items - 2]));
+                referenceItem is { } r ? Median(times[r]) : null);
         }
     }
 
